@@ -1,0 +1,107 @@
+//! The commands DESIGN.md fixes, one module each.
+mod check_url;
+mod crd;
+mod plan;
+mod plugin_check;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Project private endpoints into Kubernetes as name.namespace:port.
+#[derive(Parser, Debug)]
+#[command(name = "bindery", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check endpoint URLs: one line per URL; exit 0 only when all are valid.
+    CheckUrl {
+        #[arg(required = true)]
+        urls: Vec<String>,
+    },
+    /// Print the Services a catalog would become (YAML stream on stdout);
+    /// what is rejected or not selected goes to stderr with the reason.
+    Plan {
+        #[arg(long)]
+        catalog: PathBuf,
+        /// policy.yaml, or a directory holding it and the plugins.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long, default_value = "bindery-system")]
+        operator_namespace: String,
+        /// Exit 2 when any entry is rejected for an error (not for being
+        /// unselected or of another account).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Work with plugin components.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+    /// Print the BoundEndpoint CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginCommand {
+    /// Tell which world a component implements and whether it configures.
+    Check {
+        file: PathBuf,
+        /// JSON handed to configure.
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::CheckUrl { urls } => Ok(check_url::run(&urls)),
+        Command::Plan {
+            catalog,
+            policy,
+            operator_namespace,
+            strict,
+        } => plan::run(&catalog, policy.as_deref(), &operator_namespace, strict),
+        Command::Plugin {
+            command: PluginCommand::Check { file, config },
+        } => plugin_check::run(&file, &config),
+        Command::Crd => crd::run(),
+    }
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The plugin runtime, with the compile cache from the environment.
+fn runtime() -> anyhow::Result<bindery::plugin::Runtime> {
+    let metrics = bindery::metrics::PluginMetrics::default();
+    Ok(bindery::plugin::Runtime::new(
+        bindery::plugin::RuntimeOptions::from_env(),
+        metrics,
+    )?)
+}

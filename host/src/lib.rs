@@ -1,0 +1,29 @@
+//! Bindery: project private endpoints into Kubernetes as `name.namespace:port`,
+//! with selection, naming and routing programmed by WebAssembly plugins.
+//!
+//! The modules follow the data flow of `DESIGN.md`:
+//!
+//! - [`model`]: a validated endpoint and its URL rules;
+//! - [`catalog`]: where endpoints come from (the catalog file, `BoundEndpoint`
+//!   objects) and the spec both share;
+//! - [`policy`]: `policy.yaml`, naming the selectors and plugins;
+//! - [`plugin`]: the sandboxed wasmtime runtime and the three worlds of `wit/`;
+//! - [`select`]: account filter and selector plugins;
+//! - [`pool`]: endpoints of one account with the same URL;
+//! - [`name`]: the naming plugin and the checks on what it returns;
+//! - [`project`]: port allocation and the Service objects of each projection;
+//! - [`pipeline`]: the stages above chained, with every rejection reported;
+//! - [`metrics`]: the Prometheus families.
+//!
+//! The `bindery` binary (`main.rs`, `cli/`) is the only place that uses
+//! `anyhow`; everything here has typed errors.
+pub mod catalog;
+pub mod metrics;
+pub mod model;
+pub mod name;
+pub mod pipeline;
+pub mod plugin;
+pub mod policy;
+pub mod pool;
+pub mod project;
+pub mod select;

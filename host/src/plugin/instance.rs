@@ -1,0 +1,173 @@
+//! One loaded plugin: its `InstancePre`, its config and a pool of configured
+//! instances. A call borrows an instance, runs under the plugin's deadline and
+//! memory cap, and returns it; a trap discards only that instance (the next
+//! call instantiates a fresh one) and is counted.
+use std::sync::{Arc, Mutex};
+
+use wasmtime::component::InstancePre;
+use wasmtime::{Engine, Store, Trap};
+
+use super::error::{PluginError, chain};
+use super::state::HostState;
+use super::world::World;
+use crate::metrics::PluginCounters;
+use crate::policy::Limits;
+
+/// Instances kept idle per plugin; more concurrent calls instantiate more
+/// and the surplus is dropped on return.
+const MAX_IDLE: usize = 16;
+
+/// The typed side of one world: how to instantiate and configure it.
+pub trait WorldBinding: 'static {
+    const WORLD: World;
+    type Pre: Clone + Send + Sync + 'static;
+    type Bindings: Send + 'static;
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Self::Bindings>;
+    fn configure(
+        b: &Self::Bindings,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>>;
+}
+
+/// What is known about a loaded plugin.
+#[derive(Clone, Debug)]
+pub struct PluginInfo {
+    /// The reference: `builtin:cel` or `my-router.wasm`.
+    pub name: Arc<str>,
+    pub world: World,
+    /// Hex SHA-256 of the component bytes.
+    pub sha256: String,
+    /// The JSON passed to `configure`.
+    pub config: String,
+    pub limits: Limits,
+}
+
+struct Slot<B> {
+    store: Store<HostState>,
+    bindings: B,
+}
+
+pub struct Plugin<W: WorldBinding> {
+    info: PluginInfo,
+    engine: Engine,
+    pre: W::Pre,
+    deadline_ticks: u64,
+    idle: Mutex<Vec<Slot<W::Bindings>>>,
+    counters: PluginCounters,
+}
+
+impl<W: WorldBinding> Plugin<W> {
+    /// Build the plugin and one configured instance, so a bad config is
+    /// reported now rather than on first use.
+    pub(super) fn new(
+        info: PluginInfo,
+        engine: Engine,
+        pre: InstancePre<HostState>,
+        tick: std::time::Duration,
+        counters: PluginCounters,
+    ) -> Result<Plugin<W>, PluginError> {
+        let pre = W::pre(pre).map_err(|e| PluginError::Link {
+            plugin: info.name.to_string(),
+            detail: chain(&e),
+        })?;
+        let ticks = info
+            .limits
+            .timeout()
+            .as_nanos()
+            .div_ceil(tick.as_nanos().max(1));
+        let deadline_ticks = u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1);
+        let plugin = Plugin {
+            info,
+            engine,
+            pre,
+            deadline_ticks,
+            idle: Mutex::new(Vec::new()),
+            counters,
+        };
+        let slot = plugin.new_slot()?;
+        plugin.put_back(slot);
+        Ok(plugin)
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    pub fn counters(&self) -> &PluginCounters {
+        &self.counters
+    }
+
+    fn new_slot(&self) -> Result<Slot<W::Bindings>, PluginError> {
+        let state = HostState::new(self.info.name.clone(), self.info.limits.memory_bytes());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks);
+        self.counters.instantiations.inc();
+        let bindings =
+            W::instantiate(&self.pre, &mut store).map_err(|e| self.failure("instantiate", &e))?;
+        store.set_epoch_deadline(self.deadline_ticks);
+        match W::configure(&bindings, &mut store, &self.info.config) {
+            Ok(Ok(())) => Ok(Slot { store, bindings }),
+            Ok(Err(message)) => Err(PluginError::Config {
+                plugin: self.info.name.to_string(),
+                message,
+            }),
+            Err(e) => Err(self.failure("configure", &e)),
+        }
+    }
+
+    fn put_back(&self, slot: Slot<W::Bindings>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(slot);
+        }
+    }
+
+    /// Run `f` on a configured instance under the deadline.
+    pub fn call<R>(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(&W::Bindings, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let slot = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut slot = match slot {
+            Some(s) => s,
+            None => self.new_slot()?,
+        };
+        self.counters.calls.inc();
+        slot.store.set_epoch_deadline(self.deadline_ticks);
+        match f(&slot.bindings, &mut slot.store) {
+            Ok(r) => {
+                self.put_back(slot);
+                Ok(r)
+            }
+            // The instance may be mid-way through anything: drop it.
+            Err(e) => Err(self.failure(call, &e)),
+        }
+    }
+
+    fn failure(&self, call: &'static str, e: &wasmtime::Error) -> PluginError {
+        self.counters.traps.inc();
+        let plugin = self.info.name.to_string();
+        let err = if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            PluginError::Deadline {
+                plugin,
+                call,
+                timeout_ms: self.info.limits.timeout_ms,
+            }
+        } else {
+            PluginError::Trap {
+                plugin,
+                call,
+                detail: chain(e),
+            }
+        };
+        tracing::warn!(plugin = %self.info.name, world = %W::WORLD, call, error = %err, "plugin instance discarded");
+        err
+    }
+}

@@ -1,0 +1,33 @@
+//! The sandboxed plugin runtime.
+//!
+//! - [`runtime`]: one `Engine` and `Linker`, the epoch ticker, the compile
+//!   cache; loads a plugin of a given world from a policy reference;
+//! - [`instance`]: a loaded plugin, its `InstancePre` and its pool of
+//!   configured instances, calls under a deadline and a memory cap;
+//! - [`selector`], [`naming`], [`router`]: the typed calls of each world;
+//! - [`state`]: what a store holds (an empty WASI context, limits, the log
+//!   import); [`world`]: which world a component implements;
+//! - [`builtin`]: the embedded built-in plugins.
+pub mod bindings;
+pub mod builtin;
+mod cache;
+pub mod convert;
+mod error;
+mod generation;
+pub mod instance;
+pub mod naming;
+pub mod router;
+pub mod runtime;
+pub mod selector;
+mod state;
+pub mod world;
+
+pub use error::PluginError;
+pub use generation::{Generation, naming_context};
+pub use instance::{Plugin, PluginInfo};
+pub use naming::NamingPlugin;
+pub use router::{Route, Routed, RouterPlugin};
+pub use runtime::{Runtime, RuntimeOptions};
+pub use selector::SelectorPlugin;
+pub use state::HostState;
+pub use world::World;

@@ -1,0 +1,133 @@
+//! The `router` world, and the routing call with its fallback: a router that
+//! fails (trap, deadline, indices out of range) is answered for that call by
+//! the built-in round-robin, natively, and the fallback is counted.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
+
+use super::bindings::router::{Candidate, Connection, Decision, Router, RouterPre};
+use super::error::PluginError;
+use super::instance::{Plugin, WorldBinding};
+use super::state::HostState;
+use super::world::World;
+
+pub enum RouterWorld {}
+
+impl WorldBinding for RouterWorld {
+    const WORLD: World = World::Router;
+    type Pre = RouterPre<HostState>;
+    type Bindings = Router;
+
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        RouterPre::new(pre)
+    }
+
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Self::Bindings> {
+        pre.instantiate(store)
+    }
+
+    fn configure(
+        b: &Self::Bindings,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        b.call_configure(store, config)
+    }
+}
+
+pub type RouterPlugin = Plugin<RouterWorld>;
+
+/// Where a connection goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Candidate indices to try in order (never empty when there are
+    /// candidates).
+    Try(Vec<u32>),
+    /// The router refused the connection.
+    Reject(String),
+}
+
+/// The outcome of one routing call.
+#[derive(Debug)]
+pub struct Routed {
+    pub route: Route,
+    /// Set when the plugin failed and round-robin answered instead.
+    pub fallback: Option<PluginError>,
+}
+
+static FALLBACK_NEXT: AtomicUsize = AtomicUsize::new(0);
+
+impl Plugin<RouterWorld> {
+    /// The plugin's raw decision.
+    pub fn route_raw(
+        &self,
+        connection: &Connection,
+        candidates: &[Candidate],
+    ) -> Result<Decision, PluginError> {
+        self.call("route", |b, store| {
+            b.call_route(store, connection, candidates)
+        })
+    }
+
+    /// Route a connection, falling back to round-robin when the plugin fails.
+    pub fn route(&self, connection: &Connection, candidates: &[Candidate]) -> Routed {
+        let decision = self
+            .route_raw(connection, candidates)
+            .and_then(|d| self.check(d, candidates.len()));
+        match decision {
+            Ok(route) => Routed {
+                route,
+                fallback: None,
+            },
+            Err(e) => {
+                self.counters().fallbacks.inc();
+                Routed {
+                    route: Route::Try(round_robin(candidates)),
+                    fallback: Some(e),
+                }
+            }
+        }
+    }
+
+    fn check(&self, d: Decision, n: usize) -> Result<Route, PluginError> {
+        match d {
+            Decision::Reject(reason) => Ok(Route::Reject(reason)),
+            Decision::Try(order) => {
+                if let Some(bad) = order.iter().find(|&&i| i as usize >= n) {
+                    return Err(PluginError::Returned {
+                        plugin: self.info().name.to_string(),
+                        call: "route",
+                        message: format!("candidate index {bad} is out of range (there are {n})"),
+                    });
+                }
+                let mut seen = vec![false; n];
+                let order: Vec<u32> = order
+                    .into_iter()
+                    .filter(|&i| !std::mem::replace(&mut seen[i as usize], true))
+                    .collect();
+                if order.is_empty() && n > 0 {
+                    return Ok(Route::Reject("the router chose no candidate".to_string()));
+                }
+                Ok(Route::Try(order))
+            }
+        }
+    }
+}
+
+/// The native fallback: healthy candidates in turn, unhealthy ones last.
+pub fn round_robin(candidates: &[Candidate]) -> Vec<u32> {
+    let views: Vec<router_common::View> = candidates
+        .iter()
+        .map(|c| router_common::View {
+            healthy: c.healthy,
+            weight: c.weight,
+            active: c.active,
+        })
+        .collect();
+    let start = FALLBACK_NEXT.fetch_add(1, Ordering::Relaxed) % candidates.len().max(1);
+    router_common::rotated(&views, start)
+}

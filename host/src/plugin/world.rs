@@ -1,0 +1,72 @@
+//! Which world of `wit/` a component implements, from its exports.
+use std::fmt;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+
+/// The three plugin worlds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum World {
+    Selector,
+    Naming,
+    Router,
+}
+
+impl World {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::Selector => "selector",
+            World::Naming => "naming",
+            World::Router => "router",
+        }
+    }
+
+    /// The function that, with `configure`, marks the world.
+    fn marker(self) -> &'static str {
+        match self {
+            World::Selector => "select",
+            World::Naming => "names",
+            World::Router => "route",
+        }
+    }
+
+    /// The world whose exports the component has, or a message listing what
+    /// it exports instead.
+    pub fn detect(engine: &Engine, component: &Component) -> Result<World, String> {
+        let ty = component.component_type();
+        let exports: Vec<String> = ty
+            .exports(engine)
+            .map(|(name, item)| match item.ty {
+                ComponentItem::ComponentFunc(_) => name.to_string(),
+                _ => format!("{name} (not a function)"),
+            })
+            .collect();
+        let has = |n: &str| exports.iter().any(|e| e == n);
+        let found: Vec<World> = [World::Selector, World::Naming, World::Router]
+            .into_iter()
+            .filter(|w| has(w.marker()) && has("configure"))
+            .collect();
+        match found.as_slice() {
+            [w] => Ok(*w),
+            [] => Err(format!(
+                "implements none of the worlds selector, naming or router of bindery:plugin@0.1.0 (it exports: {}); build it against wit/ with wit-bindgen",
+                if exports.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    exports.join(", ")
+                }
+            )),
+            _ => Err(
+                "exports the functions of more than one world; a plugin implements exactly one"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,24 @@
+//! Projection: a forwarder port for every named pool, and the two Services
+//! that make it reachable as `name.namespace:port`.
+mod ports;
+mod services;
+
+pub use ports::{Allocation, allocate};
+pub use services::{LABEL_ACCOUNT, LABEL_MANAGED_BY, LABEL_UPSTREAM, MANAGED_BY, services};
+
+use crate::name::Names;
+use crate::pool::{Member, PoolKey};
+
+/// Everything the reconciler and the forwarder need about one URL.
+#[derive(Clone, Debug)]
+pub struct Projection {
+    pub key: PoolKey,
+    pub names: Names,
+    /// The forwarder port this URL is served on.
+    pub port: u16,
+    pub entries: Vec<String>,
+    pub upstreams: Vec<Member>,
+}
+
+#[cfg(test)]
+mod ports_tests;

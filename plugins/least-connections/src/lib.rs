@@ -1,0 +1,44 @@
+//! `builtin:least-connections`: the healthy candidate with the fewest live
+//! connections per unit of weight first; ties are rotated so equal members
+//! share new connections.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+wit_bindgen::generate!({ world: "router", path: "../../wit" });
+
+use router_common::View;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {}
+
+struct LeastConnections;
+
+impl Guest for LeastConnections {
+    fn configure(config: String) -> Result<(), String> {
+        serde_json::from_str::<Config>(&config)
+            .map(|_| ())
+            .map_err(|e| format!("least-connections takes no options ({e}); use config: {{}}"))
+    }
+
+    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
+        let views: Vec<View> = candidates
+            .iter()
+            .map(|c| View {
+                healthy: c.healthy,
+                weight: c.weight,
+                active: c.active,
+            })
+            .collect();
+        let start = NEXT.fetch_add(1, Ordering::Relaxed) % views.len().max(1);
+        // Compare active/weight without division: scale by a common factor.
+        let order = router_common::sorted_by_key(&views, start, |i| {
+            let w = u64::from(views[i].weight.max(1));
+            (u64::from(views[i].active) << 32) / w
+        });
+        Decision::Try(order)
+    }
+}
+
+export!(LeastConnections);

@@ -1,0 +1,38 @@
+//! `builtin:round-robin`: healthy candidates in turn, unhealthy ones last.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+wit_bindgen::generate!({ world: "router", path: "../../wit" });
+
+use router_common::View;
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {}
+
+struct RoundRobin;
+
+impl Guest for RoundRobin {
+    fn configure(config: String) -> Result<(), String> {
+        serde_json::from_str::<Config>(&config)
+            .map(|_| ())
+            .map_err(|e| format!("round-robin takes no options ({e}); use config: {{}}"))
+    }
+
+    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
+        let views: Vec<View> = candidates.iter().map(view).collect();
+        let start = NEXT.fetch_add(1, Ordering::Relaxed);
+        Decision::Try(router_common::rotated(&views, start % views.len().max(1)))
+    }
+}
+
+fn view(c: &Candidate) -> View {
+    View {
+        healthy: c.healthy,
+        weight: c.weight,
+        active: c.active,
+    }
+}
+
+export!(RoundRobin);
