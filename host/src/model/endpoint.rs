@@ -47,7 +47,7 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     }
 }
 
-pub const MAX_WEIGHT: u32 = 10_000;
+pub(crate) const MAX_WEIGHT: u32 = 10_000;
 
 impl Endpoint {
     /// Check every field of a spec; all broken rules are returned at once.

@@ -8,6 +8,7 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap};
 
 use super::error::{PluginError, chain};
+use super::runtime::{TICK, Ticker};
 use super::state::HostState;
 use super::world::World;
 use crate::metrics::PluginCounters;
@@ -59,6 +60,8 @@ pub struct Plugin<W: WorldBinding> {
     deadline_ticks: u64,
     idle: Mutex<Vec<Slot<W::Bindings>>>,
     counters: PluginCounters,
+    /// Deadlines need the epoch to advance for as long as the plugin lives.
+    _ticker: Arc<Ticker>,
 }
 
 impl<W: WorldBinding> Plugin<W> {
@@ -68,18 +71,14 @@ impl<W: WorldBinding> Plugin<W> {
         info: PluginInfo,
         engine: Engine,
         pre: InstancePre<HostState>,
-        tick: std::time::Duration,
+        ticker: Arc<Ticker>,
         counters: PluginCounters,
     ) -> Result<Plugin<W>, PluginError> {
         let pre = W::pre(pre).map_err(|e| PluginError::Link {
             plugin: info.name.to_string(),
             detail: chain(&e),
         })?;
-        let ticks = info
-            .limits
-            .timeout()
-            .as_nanos()
-            .div_ceil(tick.as_nanos().max(1));
+        let ticks = info.limits.timeout().as_nanos().div_ceil(TICK.as_nanos());
         let deadline_ticks = u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1);
         let plugin = Plugin {
             info,
@@ -88,6 +87,7 @@ impl<W: WorldBinding> Plugin<W> {
             deadline_ticks,
             idle: Mutex::new(Vec::new()),
             counters,
+            _ticker: ticker,
         };
         let slot = plugin.new_slot()?;
         plugin.put_back(slot);

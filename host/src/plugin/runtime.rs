@@ -205,12 +205,20 @@ impl Runtime {
             limits,
         };
         let counters = self.metrics.counters(name, W::WORLD.as_str());
-        Plugin::new(info, self.engine.clone(), pre, TICK, counters).map(Arc::new)
+        Plugin::new(
+            info,
+            self.engine.clone(),
+            pre,
+            self._ticker.clone(),
+            counters,
+        )
+        .map(Arc::new)
     }
 }
 
-/// Advances the engine's epoch every [`TICK`] until dropped.
-struct Ticker {
+/// Advances the engine's epoch every [`TICK`] until the runtime and every
+/// plugin loaded from it are dropped.
+pub(super) struct Ticker {
     stop: Arc<AtomicBool>,
 }
 
