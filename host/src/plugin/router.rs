@@ -128,6 +128,6 @@ pub fn round_robin(candidates: &[Candidate]) -> Vec<u32> {
             active: c.active,
         })
         .collect();
-    let start = FALLBACK_NEXT.fetch_add(1, Ordering::Relaxed) % candidates.len().max(1);
+    let start = FALLBACK_NEXT.fetch_add(1, Ordering::Relaxed);
     router_common::rotated(&views, start)
 }

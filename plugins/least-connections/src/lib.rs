@@ -31,7 +31,7 @@ impl Guest for LeastConnections {
                 active: c.active,
             })
             .collect();
-        let start = NEXT.fetch_add(1, Ordering::Relaxed) % views.len().max(1);
+        let start = NEXT.fetch_add(1, Ordering::Relaxed);
         // Compare active/weight without division: scale by a common factor.
         let order = router_common::sorted_by_key(&views, start, |i| {
             let w = u64::from(views[i].weight.max(1));

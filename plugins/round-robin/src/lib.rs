@@ -23,7 +23,7 @@ impl Guest for RoundRobin {
     fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
         let views: Vec<View> = candidates.iter().map(view).collect();
         let start = NEXT.fetch_add(1, Ordering::Relaxed);
-        Decision::Try(router_common::rotated(&views, start % views.len().max(1)))
+        Decision::Try(router_common::rotated(&views, start))
     }
 }
 

@@ -13,20 +13,18 @@ pub struct View {
     pub active: u32,
 }
 
-/// Healthy indices rotated to start at `start`, then the unhealthy ones
-/// rotated the same way.
+/// Healthy indices rotated by `start`, then the unhealthy ones rotated the
+/// same way. Each group turns on its own, so an unhealthy member never hands
+/// its turn to the healthy one after it.
 pub fn rotated(views: &[View], start: usize) -> Vec<u32> {
-    let n = views.len();
-    let mut out = Vec::with_capacity(n);
-    if n == 0 {
-        return out;
-    }
-    for pass_healthy in [true, false] {
-        for k in 0..n {
-            let i = (start + k) % n;
-            if views[i].healthy == pass_healthy {
-                out.push(i as u32);
-            }
+    let mut out = Vec::with_capacity(views.len());
+    for healthy in [true, false] {
+        let group: Vec<u32> = (0..views.len())
+            .filter(|&i| views[i].healthy == healthy)
+            .map(|i| i as u32)
+            .collect();
+        if let Some(shift) = start.checked_rem(group.len()) {
+            out.extend(group[shift..].iter().chain(&group[..shift]));
         }
     }
     out
@@ -78,6 +76,7 @@ mod tests {
         let views = [v(true, 1, 0), v(false, 1, 0), v(true, 1, 0)];
         assert_eq!(rotated(&views, 1), vec![2, 0, 1]);
         assert_eq!(rotated(&views, 0), vec![0, 2, 1]);
+        assert_eq!(rotated(&views, 2), vec![0, 2, 1]);
         assert!(rotated(&[], 3).is_empty());
     }
 
