@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bindery::plugin::bindings::naming::NamingContext;
-use bindery::plugin::bindings::router::{Candidate, Connection, RequestHead};
 use bindery::plugin::bindings::{Endpoint, Scheme, Upstream};
 use bindery::plugin::naming::NamingWorld;
 use bindery::plugin::router::RouterWorld;
@@ -14,7 +13,7 @@ use bindery::plugin::selector::SelectorWorld;
 use bindery::plugin::{NamingPlugin, PluginError, Route, RouterPlugin, SelectorPlugin};
 use bindery::policy::PluginRef;
 use serde_json::json;
-use support::runtime;
+use support::{Pool, pool, runtime};
 
 fn endpoint(url: &str, account: &str, labels: &[(&str, &str)]) -> Endpoint {
     let parsed = bindery::model::EndpointUrl::parse(url).unwrap();
@@ -76,12 +75,9 @@ fn cel_sees_every_documented_variable() {
         "has(endpoint.labels.team)",
         "!has(endpoint.labels.other)",
     ] {
-        assert_eq!(cel(&[expr]).unwrap().select(&e).unwrap(), true, "{expr}");
+        assert!(cel(&[expr]).unwrap().select(&e).unwrap(), "{expr}");
     }
-    assert_eq!(
-        cel(&["endpoint.port == 80"]).unwrap().select(&e).unwrap(),
-        false
-    );
+    assert!(!cel(&["endpoint.port == 80"]).unwrap().select(&e).unwrap());
 }
 
 #[test]
@@ -116,10 +112,7 @@ fn cel_selects_when_any_expression_is_true() {
 #[test]
 fn cel_missing_label_is_false_not_an_error() {
     let s = cel(&["endpoint.labels.team == 'storage'"]).unwrap();
-    assert_eq!(
-        s.select(&endpoint("http://a.b", "default", &[])).unwrap(),
-        false
-    );
+    assert!(!s.select(&endpoint("http://a.b", "default", &[])).unwrap());
 }
 
 #[test]
@@ -241,35 +234,24 @@ fn default_naming_rejects_a_bad_prefix() {
     assert!(e.contains("prefix \"Bad\" must be"), "{e}");
 }
 
-fn conn(ip: &str) -> Connection {
-    Connection {
-        endpoint_url: "http://rgw.storage:7480".into(),
-        scheme: Scheme::Http,
-        client_ip: ip.into(),
-        client_port: 1234,
-        request: None,
-    }
+fn cands(spec: &[(u32, bool, u32)]) -> Pool {
+    pool("http://rgw.storage:7480", spec)
 }
 
-fn cands(spec: &[(u32, bool, u32)]) -> Vec<Candidate> {
-    spec.iter()
-        .enumerate()
-        .map(|(i, &(weight, healthy, active))| Candidate {
-            address: format!("10.0.0.{}:7480", 11 + i),
-            weight,
-            healthy,
-            active,
-            labels: vec![],
-        })
-        .collect()
+fn first(r: &RouterPlugin, ip: &str, pool: &Pool) -> u32 {
+    first_with(r, pool.input(ip, None), pool)
 }
 
-fn first(r: &RouterPlugin, c: &Connection, candidates: &[Candidate]) -> u32 {
-    let routed = r.route(c, candidates);
+fn first_with(r: &RouterPlugin, input: bindery::plugin::RouteInput, pool: &Pool) -> u32 {
+    let (routed, _) = r.route(input, &pool.candidates);
     assert!(routed.fallback.is_none(), "{:?}", routed.fallback);
     match routed.route {
         Route::Try(order) => {
-            assert_eq!(order.len(), candidates.len(), "every candidate is offered");
+            assert_eq!(
+                order.len(),
+                pool.candidates.len(),
+                "every candidate is offered"
+            );
             order[0]
         }
         Route::Reject(r) => panic!("rejected: {r}"),
@@ -282,7 +264,7 @@ fn round_robin_spreads_evenly_and_skips_the_unhealthy() {
     let c = cands(&[(1, true, 0), (1, false, 0), (1, true, 0), (1, true, 0)]);
     let mut hits = HashMap::new();
     for _ in 0..300 {
-        *hits.entry(first(&r, &conn("1.1.1.1"), &c)).or_insert(0) += 1;
+        *hits.entry(first(&r, "1.1.1.1", &c)).or_insert(0) += 1;
     }
     assert_eq!(hits.get(&1), None, "unhealthy candidate never first");
     for i in [0, 2, 3] {
@@ -297,23 +279,19 @@ fn least_connections_prefers_the_least_loaded_per_weight() {
     assert_eq!(
         first(
             &r,
-            &conn("1.1.1.1"),
+            "1.1.1.1",
             &cands(&[(1, true, 5), (1, true, 2), (1, true, 9)])
         ),
         1
     );
     // Weight 4 with 8 active (2 per unit) beats weight 1 with 3 active.
     assert_eq!(
-        first(&r, &conn("1.1.1.1"), &cands(&[(1, true, 3), (4, true, 8)])),
+        first(&r, "1.1.1.1", &cands(&[(1, true, 3), (4, true, 8)])),
         1
     );
     // Unhealthy with zero load still loses.
     assert_eq!(
-        first(
-            &r,
-            &conn("1.1.1.1"),
-            &cands(&[(1, false, 0), (1, true, 50)])
-        ),
+        first(&r, "1.1.1.1", &cands(&[(1, false, 0), (1, true, 50)])),
         1
     );
 }
@@ -324,7 +302,7 @@ fn weighted_follows_the_weights() {
     let c = cands(&[(1, true, 0), (3, true, 0), (6, true, 0)]);
     let mut hits = [0u32; 3];
     for _ in 0..1000 {
-        hits[first(&r, &conn("1.1.1.1"), &c) as usize] += 1;
+        hits[first(&r, "1.1.1.1", &c) as usize] += 1;
     }
     assert_eq!(
         hits,
@@ -340,17 +318,17 @@ fn consistent_hash_is_sticky_and_moves_few_keys() {
     let ips: Vec<String> = (0..400)
         .map(|i| format!("192.168.{}.{}", i / 200, i % 200))
         .collect();
-    let before: Vec<u32> = ips.iter().map(|ip| first(&r, &conn(ip), &four)).collect();
-    let again: Vec<u32> = ips.iter().map(|ip| first(&r, &conn(ip), &four)).collect();
+    let before: Vec<u32> = ips.iter().map(|ip| first(&r, ip, &four)).collect();
+    let again: Vec<u32> = ips.iter().map(|ip| first(&r, ip, &four)).collect();
     assert_eq!(before, again, "same client, same upstream");
     let mut per = [0; 4];
     before.iter().for_each(|&i| per[i as usize] += 1);
     assert!(per.iter().all(|&n| n > 60), "spread over members: {per:?}");
     // Member 2 goes unhealthy: only its clients move.
     let mut three = four.clone();
-    three[2].healthy = false;
+    three.candidates[2].healthy = false;
     for (ip, &b) in ips.iter().zip(&before) {
-        let now = first(&r, &conn(ip), &three);
+        let now = first(&r, ip, &three);
         if b != 2 {
             assert_eq!(now, b, "{ip} moved although its member is healthy");
         } else {
@@ -370,18 +348,15 @@ fn consistent_hash_can_hash_a_header() {
         (1, true, 0),
     ]);
     let with_user = |ip: &str, user: &str| {
-        let mut c0 = conn(ip);
-        c0.request = Some(RequestHead {
-            method: "GET".into(),
-            authority: "rgw.storage".into(),
-            path: "/".into(),
-            headers: vec![("x-user".into(), user.into())],
-        });
-        c0
+        let request = http::Request::get("/")
+            .header("X-User", user)
+            .body(())
+            .unwrap();
+        c.input(ip, Some(request.into_parts().0))
     };
     // The same user from many IPs lands on one member.
     let picks: std::collections::HashSet<u32> = (0..50)
-        .map(|i| first(&r, &with_user(&format!("10.1.0.{i}"), "alice"), &c))
+        .map(|i| first_with(&r, with_user(&format!("10.1.0.{i}"), "alice"), &c))
         .collect();
     assert_eq!(picks.len(), 1);
 }

@@ -5,37 +5,13 @@ mod support;
 
 use bindery::catalog::parse_str;
 use bindery::pipeline::{self, RejectKind};
-use bindery::plugin::bindings::Scheme;
-use bindery::plugin::bindings::router::{Candidate, Connection};
 use bindery::plugin::router::RouterWorld;
 use bindery::plugin::selector::SelectorWorld;
 use bindery::plugin::{Generation, PluginError, Route};
 use bindery::policy::{self, Limits, PluginRef};
 use bindery::project::Allocation;
 use serde_json::json;
-use support::{dir_with, guest, runtime};
-
-fn connection(ip: &str) -> Connection {
-    Connection {
-        endpoint_url: "tcp://db.prod:5432".into(),
-        scheme: Scheme::Tcp,
-        client_ip: ip.into(),
-        client_port: 40000,
-        request: None,
-    }
-}
-
-fn candidates(n: usize) -> Vec<Candidate> {
-    (0..n)
-        .map(|i| Candidate {
-            address: format!("10.0.0.{i}:5432"),
-            weight: 1,
-            healthy: true,
-            active: 0,
-            labels: vec![],
-        })
-        .collect()
-}
+use support::{dir_with, guest, runtime, uniform};
 
 fn limits(memory_mib: u32, timeout_ms: u32) -> Limits {
     Limits {
@@ -58,7 +34,7 @@ fn router(mode: &str, l: Limits) -> std::sync::Arc<bindery::plugin::RouterPlugin
 #[test]
 fn infinite_loop_hits_the_deadline_and_falls_back() {
     let r = router("loop", limits(64, 50));
-    let routed = r.route(&connection("1.2.3.4"), &candidates(3));
+    let routed = uniform(3).route(&r, "1.2.3.4");
     assert!(
         matches!(
             routed.fallback,
@@ -79,18 +55,15 @@ fn infinite_loop_hits_the_deadline_and_falls_back() {
             std::path::Path::new("."),
         )
         .unwrap();
-    assert!(
-        rr.route(&connection("1.2.3.4"), &candidates(3))
-            .fallback
-            .is_none()
-    );
+    assert!(uniform(3).route(&rr, "1.2.3.4").fallback.is_none());
 }
 
 #[test]
 fn huge_allocation_hits_the_memory_cap() {
     let r = router("alloc", limits(32, 5_000));
     let err = r
-        .route_raw(&connection("1.2.3.4"), &candidates(2))
+        .route_raw(uniform(2).input("1.2.3.4", None), &uniform(2).candidates)
+        .0
         .expect_err("the allocation must fail");
     let text = err.to_string();
     assert!(matches!(err, PluginError::Trap { .. }), "{text}");
@@ -103,10 +76,10 @@ fn huge_allocation_hits_the_memory_cap() {
 #[test]
 fn a_trap_discards_only_that_instance() {
     let r = router("trap-if", limits(64, 100));
-    let good = r.route(&connection("1.2.3.4"), &candidates(2));
+    let good = uniform(2).route(&r, "1.2.3.4");
     assert!(good.fallback.is_none());
     let before = r.counters().instantiations.get();
-    let bad = r.route(&connection("6.6.6.6"), &candidates(2));
+    let bad = uniform(2).route(&r, "6.6.6.6");
     match &bad.fallback {
         Some(PluginError::Trap { detail, .. }) => {
             assert!(detail.contains("unreachable"), "{detail}")
@@ -114,7 +87,7 @@ fn a_trap_discards_only_that_instance() {
         other => panic!("expected a trap, got {other:?}"),
     }
     // The next call gets a fresh instance and succeeds.
-    let again = r.route(&connection("1.2.3.4"), &candidates(2));
+    let again = uniform(2).route(&r, "1.2.3.4");
     assert!(again.fallback.is_none(), "{again:?}");
     assert_eq!(
         r.counters().instantiations.get(),
@@ -128,7 +101,7 @@ fn a_trap_discards_only_that_instance() {
 fn an_instance_is_reused_between_calls() {
     let r = router("count", limits(64, 100));
     let counts: Vec<Route> = (0..3)
-        .map(|_| r.route(&connection("1.2.3.4"), &candidates(1)).route)
+        .map(|_| uniform(1).route(&r, "1.2.3.4").route)
         .collect();
     assert_eq!(
         counts,
@@ -143,7 +116,7 @@ fn an_instance_is_reused_between_calls() {
 #[test]
 fn guests_reach_no_filesystem_environment_or_network() {
     let r = router("escape", limits(64, 1_000));
-    let routed = r.route(&connection("1.2.3.4"), &candidates(1));
+    let routed = uniform(1).route(&r, "1.2.3.4");
     let Route::Reject(report) = routed.route else {
         panic!("escape mode reports by rejecting: {routed:?}")
     };
@@ -156,7 +129,7 @@ fn guests_reach_no_filesystem_environment_or_network() {
 #[test]
 fn out_of_range_indices_fall_back() {
     let r = router("bad-index", limits(64, 100));
-    let routed = r.route(&connection("1.2.3.4"), &candidates(2));
+    let routed = uniform(2).route(&r, "1.2.3.4");
     let err = routed
         .fallback
         .expect("bad indices are a failure")

@@ -26,9 +26,11 @@ pub mod router {
         with: {
             "bindery:plugin/types": super::selector::bindery::plugin::types,
             "bindery:plugin/log": super::selector::bindery::plugin::log,
+            "bindery:plugin/routing.connection": super::super::connection::RouteConnection,
         },
     });
 }
 
+pub use router::bindery::plugin::routing::{Candidate, Decision};
 pub use selector::bindery::plugin::log::Level;
 pub use selector::bindery::plugin::types::{Endpoint, Scheme, Upstream};

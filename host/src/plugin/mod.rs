@@ -11,6 +11,7 @@
 pub mod bindings;
 pub mod builtin;
 mod cache;
+pub mod connection;
 pub mod convert;
 mod error;
 mod generation;
@@ -22,6 +23,7 @@ pub mod selector;
 mod state;
 pub mod world;
 
+pub use connection::{RouteInput, RouteTarget, UpstreamView};
 pub use error::PluginError;
 pub use generation::{Generation, naming_context};
 pub use instance::{Plugin, PluginInfo};

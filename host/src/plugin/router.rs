@@ -4,9 +4,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{InstancePre, Resource};
 
-use super::bindings::router::{Candidate, Connection, Decision, Router, RouterPre};
+use super::bindings::router::bindery::plugin::routing::{Candidate, Decision};
+use super::bindings::router::{Router, RouterPre};
+use super::connection::RouteInput;
 use super::error::PluginError;
 use super::instance::{Plugin, WorldBinding};
 use super::state::HostState;
@@ -62,23 +64,31 @@ pub struct Routed {
 static FALLBACK_NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Plugin<RouterWorld> {
-    /// The plugin's raw decision.
+    /// The plugin's raw decision. `input` is lent to the guest for the call
+    /// and handed back, whatever the outcome.
     pub fn route_raw(
         &self,
-        connection: &Connection,
+        input: RouteInput,
         candidates: &[Candidate],
-    ) -> Result<Decision, PluginError> {
-        self.call("route", |b, store| {
-            b.call_route(store, connection, candidates)
-        })
+    ) -> (Result<Decision, PluginError>, RouteInput) {
+        let mut lent = Some(input);
+        let result = self.call("route", |b, store| {
+            store.data_mut().route = lent.take();
+            let r = b.call_route(&mut *store, Resource::new_borrow(0), candidates);
+            lent = store.data_mut().route.take();
+            r
+        });
+        match lent {
+            Some(input) => (result, input),
+            None => unreachable!("the closure always runs and always takes the input back"),
+        }
     }
 
     /// Route a connection, falling back to round-robin when the plugin fails.
-    pub fn route(&self, connection: &Connection, candidates: &[Candidate]) -> Routed {
-        let decision = self
-            .route_raw(connection, candidates)
-            .and_then(|d| self.check(d, candidates.len()));
-        match decision {
+    pub fn route(&self, input: RouteInput, candidates: &[Candidate]) -> (Routed, RouteInput) {
+        let (decision, input) = self.route_raw(input, candidates);
+        let decision = decision.and_then(|d| self.check(d, candidates.len()));
+        let routed = match decision {
             Ok(route) => Routed {
                 route,
                 fallback: None,
@@ -90,7 +100,8 @@ impl Plugin<RouterWorld> {
                     fallback: Some(e),
                 }
             }
-        }
+        };
+        (routed, input)
     }
 
     fn check(&self, d: Decision, n: usize) -> Result<Route, PluginError> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 
+use super::bindings::router::bindery::plugin::routing;
 use super::bindings::selector::Selector;
 use super::builtin;
 use super::cache::ComponentCache;
@@ -89,6 +90,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| PluginError::Runtime(chain(&e)))?;
         Selector::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Runtime(chain(&e)))?;
+        routing::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Runtime(chain(&e)))?;
         let cache = ComponentCache::new(&engine, options.cache_dir);
         let ticker = Ticker::start(engine.clone());

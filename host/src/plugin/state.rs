@@ -21,6 +21,8 @@ pub struct HostState {
     pub(super) limits: StoreLimits,
     plugin: Arc<str>,
     log_budget: u32,
+    /// The connection a router is routing, during a `route` call only.
+    pub(super) route: Option<super::connection::RouteInput>,
 }
 
 impl HostState {
@@ -44,6 +46,7 @@ impl HostState {
             limits,
             plugin,
             log_budget: LOG_BUDGET,
+            route: None,
         }
     }
 }

@@ -103,7 +103,7 @@ fn check(p: &Policy) -> Result<(), String> {
     let domain = p.cluster_domain.trim_end_matches('.');
     let domain_ok = !domain.is_empty()
         && domain.len() <= 200
-        && domain.split('.').all(|l| crate::model::is_rfc1123_label(l));
+        && domain.split('.').all(crate::model::is_rfc1123_label);
     if !domain_ok {
         return Err(format!(
             "clusterDomain {:?} is not a DNS name: use e.g. cluster.local",

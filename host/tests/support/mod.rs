@@ -69,3 +69,68 @@ pub fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// An endpoint's upstreams for a router, and their live state.
+#[derive(Clone)]
+pub struct Pool {
+    pub target: std::sync::Arc<bindery::plugin::RouteTarget>,
+    pub candidates: Vec<bindery::plugin::bindings::Candidate>,
+}
+
+/// A pool of `http://rgw.storage:7480` with one upstream per
+/// `(weight, healthy, active)`.
+pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
+    use bindery::plugin::bindings::Candidate;
+    use bindery::plugin::{RouteTarget, UpstreamView};
+    let scheme = if url.starts_with("tcp:") {
+        bindery::plugin::bindings::Scheme::Tcp
+    } else {
+        bindery::plugin::bindings::Scheme::Http
+    };
+    let target = RouteTarget {
+        url: url.to_string(),
+        scheme,
+        upstreams: (0..spec.len())
+            .map(|i| UpstreamView {
+                address: format!("10.0.0.{}:7480", 11 + i),
+                labels: vec![("index".into(), i.to_string())],
+            })
+            .collect(),
+    };
+    let candidates = spec
+        .iter()
+        .map(|&(weight, healthy, active)| Candidate {
+            weight,
+            healthy,
+            active,
+        })
+        .collect();
+    Pool {
+        target: std::sync::Arc::new(target),
+        candidates,
+    }
+}
+
+/// `n` equal healthy upstreams of a tcp endpoint.
+pub fn uniform(n: usize) -> Pool {
+    pool("tcp://db.prod:5432", &vec![(1, true, 0); n])
+}
+
+impl Pool {
+    pub fn input(
+        &self,
+        ip: &str,
+        head: Option<http::request::Parts>,
+    ) -> bindery::plugin::RouteInput {
+        let ip: std::net::IpAddr = ip.parse().expect("test IP");
+        bindery::plugin::RouteInput {
+            target: self.target.clone(),
+            client: std::net::SocketAddr::new(ip, 40000),
+            head,
+        }
+    }
+
+    pub fn route(&self, r: &bindery::plugin::RouterPlugin, ip: &str) -> bindery::plugin::Routed {
+        r.route(self.input(ip, None), &self.candidates).0
+    }
+}

@@ -30,26 +30,18 @@ impl Guest for ConsistentHash {
         Ok(())
     }
 
-    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
-        let key = CONFIG.with(|c| {
-            let c = c.borrow();
-            c.header
-                .as_ref()
-                .and_then(|name| {
-                    connection
-                        .request
-                        .as_ref()?
-                        .headers
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                })
-                .map(|(_, v)| v.clone())
-        });
-        let key = key.unwrap_or(connection.client_ip);
+    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
+        let header = CONFIG.with(|c| c.borrow().header.clone());
+        let key = header
+            .and_then(|name| connection.header(&name))
+            .unwrap_or_else(|| connection.client_ip());
         let mut scored: Vec<(bool, f64, u32)> = candidates
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.healthy, score(key.as_bytes(), c), i as u32))
+            .map(|(i, c)| {
+                let address = connection.address(i as u32).unwrap_or_default();
+                (c.healthy, score(key.as_bytes(), &address, c.weight), i as u32)
+            })
             .collect();
         // Healthy first, then highest score.
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
@@ -58,10 +50,12 @@ impl Guest for ConsistentHash {
 }
 
 /// Weighted rendezvous score: weight / -ln(u), u uniform in (0, 1).
-fn score(key: &[u8], c: &Candidate) -> f64 {
-    let h = router_common::fnv1a(&[key, c.address.as_bytes()]);
+/// Weighted rendezvous score of one upstream for `key`: the candidate's
+/// address, not its index, so removing one upstream moves only its keys.
+fn score(key: &[u8], address: &str, weight: u32) -> f64 {
+    let h = router_common::fnv1a(&[key, address.as_bytes()]);
     let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-    f64::from(c.weight.max(1)) / -u.ln()
+    f64::from(weight.max(1)) / -u.ln()
 }
 
 export!(ConsistentHash);

@@ -10,9 +10,9 @@ wit_bindgen::generate!({ world: "router", path: "../../wit" });
 #[serde(deny_unknown_fields)]
 struct Config {}
 
-/// Current weights per endpoint URL, keyed by candidate address so a pool
-/// change resets only what changed.
-type State = HashMap<String, HashMap<String, i64>>;
+/// Current weights per endpoint URL, by candidate index. A pool that changes
+/// size starts afresh; a changed weight is absorbed within one round.
+type State = HashMap<String, Vec<i64>>;
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(HashMap::new());
@@ -27,9 +27,13 @@ impl Guest for Weighted {
             .map_err(|e| format!("weighted takes no options ({e}); use config: {{}}"))
     }
 
-    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
-        let chosen =
-            STATE.with(|s| pick(&mut s.borrow_mut(), &connection.endpoint_url, &candidates));
+    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
+        let url = connection.endpoint_url();
+        let chosen = STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            let current = s.entry(url).or_default();
+            pick(current, &candidates)
+        });
         let mut order: Vec<u32> = (0..candidates.len() as u32)
             .filter(|&i| Some(i) != chosen)
             .collect();
@@ -44,25 +48,24 @@ impl Guest for Weighted {
     }
 }
 
-fn pick(state: &mut State, url: &str, candidates: &[Candidate]) -> Option<u32> {
-    let current = state.entry(url.to_string()).or_default();
-    current.retain(|addr, _| candidates.iter().any(|c| &c.address == addr));
+fn pick(current: &mut Vec<i64>, candidates: &[Candidate]) -> Option<u32> {
+    if current.len() != candidates.len() {
+        current.clear();
+        current.resize(candidates.len(), 0);
+    }
     let mut total = 0i64;
-    let mut best: Option<(u32, i64)> = None;
+    let mut best: Option<usize> = None;
     for (i, c) in candidates.iter().enumerate().filter(|(_, c)| c.healthy) {
         let w = i64::from(c.weight.max(1));
         total += w;
-        let cw = current.entry(c.address.clone()).or_insert(0);
-        *cw += w;
-        if best.is_none_or(|(_, b)| *cw > b) {
-            best = Some((i as u32, *cw));
+        current[i] += w;
+        if best.is_none_or(|b| current[i] > current[b]) {
+            best = Some(i);
         }
     }
-    let (i, _) = best?;
-    if let Some(cw) = current.get_mut(&candidates[i as usize].address) {
-        *cw -= total;
-    }
-    Some(i)
+    let i = best?;
+    current[i] -= total;
+    Some(i as u32)
 }
 
 export!(Weighted);

@@ -39,7 +39,7 @@ impl Guest for Hostile {
         Ok(())
     }
 
-    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
+    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
         let mode = MODE.with(|m| m.borrow().clone());
         CALLS.with(|c| c.set(c.get() + 1));
         match mode.as_str() {
@@ -54,7 +54,7 @@ impl Guest for Hostile {
                 }
             }
             "trap" => core::arch::wasm32::unreachable(),
-            "trap-if" if _connection.client_ip == "6.6.6.6" => core::arch::wasm32::unreachable(),
+            "trap-if" if connection.client_ip() == "6.6.6.6" => core::arch::wasm32::unreachable(),
             "escape" => Decision::Reject(escape()),
             "bad-index" => Decision::Try(vec![candidates.len() as u32 + 7]),
             "count" => Decision::Reject(CALLS.with(|c| c.get()).to_string()),

@@ -2,6 +2,8 @@
 //! - `loop`: spins forever on endpoints labelled `hostile: "yes"`, true otherwise;
 //! - `trap`: traps on endpoints labelled `hostile: "yes"`, true otherwise;
 //! - `error`: returns an error for endpoints labelled `hostile: "yes"`.
+// The generated export glue flattens the endpoint record into many arguments.
+#![allow(clippy::too_many_arguments)]
 wit_bindgen::generate!({ world: "selector", path: "../../../../wit" });
 
 thread_local! {
