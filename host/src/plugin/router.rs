@@ -115,11 +115,7 @@ impl Plugin<RouterWorld> {
                         message: format!("candidate index {bad} is out of range (there are {n})"),
                     });
                 }
-                let mut seen = vec![false; n];
-                let order: Vec<u32> = order
-                    .into_iter()
-                    .filter(|&i| !std::mem::replace(&mut seen[i as usize], true))
-                    .collect();
+                let order = dedup(order, n);
                 if order.is_empty() && n > 0 {
                     return Ok(Route::Reject("the router chose no candidate".to_string()));
                 }
@@ -141,4 +137,22 @@ pub fn round_robin(candidates: &[Candidate]) -> Vec<u32> {
         .collect();
     let start = FALLBACK_NEXT.fetch_add(1, Ordering::Relaxed);
     router_common::rotated(&views, start)
+}
+
+/// Drop repeated indices, keeping the first; no allocation for pools of up
+/// to 64 upstreams, which is nearly all of them. Indices are < `n`.
+fn dedup(mut order: Vec<u32>, n: usize) -> Vec<u32> {
+    if n <= 64 {
+        let mut seen = 0u64;
+        order.retain(|&i| {
+            let bit = 1u64 << i;
+            let fresh = seen & bit == 0;
+            seen |= bit;
+            fresh
+        });
+    } else {
+        let mut seen = vec![false; n];
+        order.retain(|&i| !std::mem::replace(&mut seen[i as usize], true));
+    }
+    order
 }

@@ -3,8 +3,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
 
-use router_common::View;
-
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(serde::Deserialize)]
@@ -21,17 +19,10 @@ impl Guest for RoundRobin {
     }
 
     fn route(_connection: &Connection, candidates: Vec<Candidate>) -> Decision {
-        let views: Vec<View> = candidates.iter().map(view).collect();
         let start = NEXT.fetch_add(1, Ordering::Relaxed);
-        Decision::Try(router_common::rotated(&views, start))
-    }
-}
-
-fn view(c: &Candidate) -> View {
-    View {
-        healthy: c.healthy,
-        weight: c.weight,
-        active: c.active,
+        Decision::Try(router_common::rotated_by(candidates.len(), start, |i| {
+            candidates[i].healthy
+        }))
     }
 }
 

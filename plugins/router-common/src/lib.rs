@@ -17,15 +17,21 @@ pub struct View {
 /// same way. Each group turns on its own, so an unhealthy member never hands
 /// its turn to the healthy one after it.
 pub fn rotated(views: &[View], start: usize) -> Vec<u32> {
-    let mut out = Vec::with_capacity(views.len());
-    for healthy in [true, false] {
-        let group: Vec<u32> = (0..views.len())
-            .filter(|&i| views[i].healthy == healthy)
-            .map(|i| i as u32)
-            .collect();
-        if let Some(shift) = start.checked_rem(group.len()) {
-            out.extend(group[shift..].iter().chain(&group[..shift]));
-        }
+    rotated_by(views.len(), start, |i| views[i].healthy)
+}
+
+/// [`rotated`] for `n` candidates whose health `healthy(i)` tells; one
+/// allocation, the result.
+pub fn rotated_by(n: usize, start: usize, healthy: impl Fn(usize) -> bool) -> Vec<u32> {
+    let mut out: Vec<u32> = (0..n as u32).filter(|&i| healthy(i as usize)).collect();
+    out.reserve_exact(n - out.len());
+    let h = out.len();
+    out.extend((0..n as u32).filter(|&i| !healthy(i as usize)));
+    if let Some(shift) = start.checked_rem(h) {
+        out[..h].rotate_left(shift);
+    }
+    if let Some(shift) = start.checked_rem(n - h) {
+        out[h..].rotate_left(shift);
     }
     out
 }
