@@ -39,6 +39,7 @@ fn router_call(c: &mut Criterion) {
         upstreams: (0..4)
             .map(|i| UpstreamView {
                 address: format!("10.0.0.{i}:7480"),
+                weight: 1,
                 labels: vec![],
             })
             .collect(),

@@ -18,6 +18,7 @@
 //! The `bindery` binary (`main.rs`, `cli/`) is the only place that uses
 //! `anyhow`; everything here has typed errors.
 pub mod catalog;
+pub mod forward;
 pub mod metrics;
 pub mod model;
 pub mod name;

@@ -3,6 +3,7 @@ mod check_url;
 mod crd;
 mod plan;
 mod plugin_check;
+mod standalone;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,19 @@ enum Command {
     },
     /// Print the BoundEndpoint CustomResourceDefinition as YAML.
     Crd,
+    /// No cluster: select, name, allocate ports and forward. Prints
+    /// `<url> -> <ip>:<port>` per projected endpoint, then serves until
+    /// SIGINT or SIGTERM, draining connections in flight.
+    Standalone {
+        #[arg(long)]
+        catalog: PathBuf,
+        /// policy.yaml, or a directory holding it and the plugins.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Address the forwarder listens on.
+        #[arg(long, default_value = "127.0.0.1")]
+        listen: std::net::IpAddr,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,6 +95,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: PluginCommand::Check { file, config },
         } => plugin_check::run(&file, &config),
         Command::Crd => crd::run(),
+        Command::Standalone {
+            catalog,
+            policy,
+            listen,
+        } => standalone::run(&catalog, policy.as_deref(), listen),
     }
 }
 
@@ -104,4 +123,63 @@ fn runtime() -> anyhow::Result<bindery::plugin::Runtime> {
         bindery::plugin::RuntimeOptions::from_env(),
         metrics,
     )?)
+}
+
+/// Policy, plugins and the pipeline run over the catalog file: what `plan`
+/// and `standalone` share.
+fn prepare(
+    catalog: &std::path::Path,
+    policy: Option<&std::path::Path>,
+    operator_namespace: &str,
+) -> anyhow::Result<(
+    bindery::policy::LoadedPolicy,
+    bindery::plugin::Generation,
+    bindery::pipeline::Outcome,
+)> {
+    anyhow::ensure!(
+        bindery::model::is_rfc1123_label(operator_namespace),
+        "--operator-namespace {operator_namespace:?} is not a namespace name (RFC 1123 label)"
+    );
+    let loaded = bindery::policy::load(policy)?;
+    let entries = bindery::catalog::load_file(catalog)?;
+    let runtime = runtime()?;
+    let plugins = match bindery::plugin::Generation::load(&runtime, &loaded) {
+        Ok(g) => g,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            anyhow::bail!(
+                "policy {} was not loaded: {} plugin error(s)",
+                loaded.origin,
+                errors.len()
+            );
+        }
+    };
+    let outcome = bindery::pipeline::run(
+        entries,
+        &loaded.policy,
+        &plugins,
+        operator_namespace,
+        &bindery::project::Allocation::new(),
+    );
+    Ok((loaded, plugins, outcome))
+}
+
+/// One stderr line per entry left out; returns how many were errors (not
+/// merely unselected or of another account).
+fn report_rejections(outcome: &bindery::pipeline::Outcome) -> usize {
+    use bindery::pipeline::RejectKind;
+    let mut errors = 0;
+    for r in &outcome.rejections {
+        let verb = match r.kind {
+            RejectKind::OtherAccount | RejectKind::NotSelected => "skipped",
+            _ => {
+                errors += 1;
+                "rejected"
+            }
+        };
+        eprintln!("{verb} {r}");
+    }
+    errors
 }

@@ -44,6 +44,7 @@ pub fn run(
                 port,
                 entries: n.pool.entries,
                 upstreams: n.pool.upstreams,
+                metadata: n.pool.wit.metadata,
             }),
             None => {
                 debug_assert!(exhausted.contains(&id));

@@ -15,6 +15,7 @@ use super::state::HostState;
 #[derive(Clone, Debug)]
 pub struct UpstreamView {
     pub address: String,
+    pub weight: u32,
     pub labels: Vec<(String, String)>,
 }
 

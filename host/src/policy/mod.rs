@@ -3,9 +3,11 @@
 //! `--policy PATH` takes the file itself or a directory laid out like the
 //! mounted ConfigMap (`policy.yaml` plus `*.wasm`); plugin files are looked up
 //! beside the policy.
+mod forwarding;
 mod load;
 mod plugin_ref;
 
+pub use forwarding::{Forwarding, HealthCheck, ProbeKind};
 pub use load::{LoadedPolicy, PolicyError, load, parse_str};
 pub use plugin_ref::{Limits, PluginRef, PluginSource};
 
@@ -38,6 +40,9 @@ pub struct Policy {
     /// Forwarder ports allocated to URLs.
     #[serde(default)]
     pub ports: PortRange,
+    /// Timeouts, limits and health checks of the forwarder.
+    #[serde(default)]
+    pub forwarding: Forwarding,
 }
 
 /// An inclusive range of forwarder ports.
@@ -67,6 +72,7 @@ impl Default for Policy {
             naming: default_naming(),
             router: default_router(),
             ports: PortRange::default(),
+            forwarding: Forwarding::default(),
         }
     }
 }

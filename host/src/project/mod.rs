@@ -18,6 +18,9 @@ pub struct Projection {
     pub port: u16,
     pub entries: Vec<String>,
     pub upstreams: Vec<Member>,
+    /// Metadata of the pool's first entry (per-endpoint forwarder settings
+    /// such as `health.bindery.dev/type` live here).
+    pub metadata: Vec<(String, String)>,
 }
 
 #[cfg(test)]

@@ -93,6 +93,7 @@ pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
         upstreams: (0..spec.len())
             .map(|i| UpstreamView {
                 address: format!("10.0.0.{}:7480", 11 + i),
+                weight: spec[i].0,
                 labels: vec![("index".into(), i.to_string())],
             })
             .collect(),

@@ -1,0 +1,111 @@
+//! Both directions of a forwarded connection: 64 KiB buffers each way, a
+//! FIN passed on as a FIN (half-close), and an idle timeout that counts bytes
+//! in either direction as activity.
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+
+/// Buffer per direction: large enough for loopback and LAN bulk transfers.
+pub const BUFFER: usize = 64 * 1024;
+
+/// Bytes copied each way.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub client_to_upstream: u64,
+    pub upstream_to_client: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("idle for {0:?}")]
+    Idle(Duration),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Copy until both sides are done, an error, or `idle` without a byte.
+pub async fn bidirectional<C, U>(
+    client: C,
+    upstream: U,
+    idle: Duration,
+) -> Result<Copied, CopyError>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let mut client = Tracked {
+        inner: client,
+        start,
+        last: last.clone(),
+    };
+    let mut upstream = Tracked {
+        inner: upstream,
+        start,
+        last: last.clone(),
+    };
+    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER);
+    tokio::pin!(copy);
+    let mut deadline = start + idle;
+    loop {
+        tokio::select! {
+            r = &mut copy => {
+                let (up, down) = r?;
+                return Ok(Copied { client_to_upstream: up, upstream_to_client: down });
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                let seen = start + Duration::from_millis(last.load(Ordering::Relaxed));
+                if seen + idle <= Instant::now() {
+                    return Err(CopyError::Idle(idle));
+                }
+                deadline = seen + idle;
+            }
+        }
+    }
+}
+
+/// Records the time of the last byte read.
+struct Tracked<S> {
+    inner: S,
+    start: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let ms = self.start.elapsed().as_millis() as u64;
+            self.last.store(ms, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

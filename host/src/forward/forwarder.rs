@@ -1,0 +1,224 @@
+//! The forwarder: one listener per projected endpoint, updated in place when
+//! projections change. A changed endpoint gets its new route for new
+//! connections while connections in flight finish on the old one; a removed
+//! endpoint stops accepting and its connections drain.
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::endpoint::EndpointRoute;
+use super::health::{ProbeTarget, check_for};
+use super::listener::{AcceptLoop, bind};
+use super::metrics::ForwardMetrics;
+use super::upstream::Upstream;
+use crate::model::Scheme;
+use crate::plugin::{RouteTarget, RouterPlugin, UpstreamView, convert};
+use crate::policy::Forwarding;
+use crate::project::Projection;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{url}: cannot listen on {addr}: {source}; free the port or change ports in the policy")]
+pub struct ListenError {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// Where an endpoint is served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serving {
+    pub url: String,
+    pub addr: SocketAddr,
+}
+
+struct Running {
+    url: String,
+    scheme: Scheme,
+    addr: SocketAddr,
+    routes: watch::Sender<Arc<EndpointRoute>>,
+    stop: CancellationToken,
+}
+
+pub struct Forwarder {
+    listen: IpAddr,
+    running: Mutex<HashMap<u16, Running>>,
+    /// Live state by (url, address), kept across generations.
+    upstreams: Mutex<HashMap<(String, String), Arc<Upstream>>>,
+    metrics: ForwardMetrics,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+}
+
+impl Forwarder {
+    pub fn new(listen: IpAddr, metrics: ForwardMetrics) -> Arc<Forwarder> {
+        Arc::new(Forwarder {
+            listen,
+            running: Mutex::new(HashMap::new()),
+            upstreams: Mutex::new(HashMap::new()),
+            metrics,
+            tracker: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        })
+    }
+
+    /// Serve exactly `projections`; must run inside the tokio runtime.
+    /// Returns where each endpoint is served, or why it is not.
+    pub fn apply(
+        &self,
+        projections: &[Projection],
+        router: &Arc<RouterPlugin>,
+        settings: &Arc<Forwarding>,
+        generation: u64,
+    ) -> Vec<Result<Serving, ListenError>> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted: HashMap<u16, &Projection> = projections.iter().map(|p| (p.port, p)).collect();
+        running.retain(|port, r| {
+            let keep = wanted.get(port).is_some_and(|p| p.key.url.to_string() == r.url && p.key.url.scheme == r.scheme);
+            if !keep {
+                tracing::info!(url = %r.url, addr = %r.addr, "endpoint removed; draining its connections");
+                r.stop.cancel();
+            }
+            keep
+        });
+        let mut out = Vec::with_capacity(projections.len());
+        for p in projections {
+            let route = Arc::new(self.route(p, router, settings, generation));
+            if let Some(r) = running.get(&p.port) {
+                r.routes.send_replace(route);
+                out.push(Ok(Serving {
+                    url: r.url.clone(),
+                    addr: r.addr,
+                }));
+                continue;
+            }
+            let addr = SocketAddr::new(self.listen, p.port);
+            let url = p.key.url.to_string();
+            match bind(addr) {
+                Ok(listener) => {
+                    let addr = listener.local_addr().unwrap_or(addr);
+                    let (tx, rx) = watch::channel(route);
+                    let stop = self.stop.child_token();
+                    let accept = AcceptLoop {
+                        listener,
+                        routes: rx,
+                        scheme: p.key.url.scheme,
+                        limit: Arc::new(Semaphore::new(settings.max_connections.max(1))),
+                        counters: self.metrics.endpoint(&url),
+                        stop: stop.clone(),
+                        tracker: self.tracker.clone(),
+                    };
+                    self.tracker.spawn(accept.run());
+                    tracing::info!(%url, %addr, generation, "serving endpoint");
+                    running.insert(
+                        p.port,
+                        Running {
+                            url: url.clone(),
+                            scheme: p.key.url.scheme,
+                            addr,
+                            routes: tx,
+                            stop,
+                        },
+                    );
+                    out.push(Ok(Serving { url, addr }));
+                }
+                Err(source) => out.push(Err(ListenError { url, addr, source })),
+            }
+        }
+        out
+    }
+
+    fn route(
+        &self,
+        p: &Projection,
+        router: &Arc<RouterPlugin>,
+        settings: &Arc<Forwarding>,
+        generation: u64,
+    ) -> EndpointRoute {
+        let url = p.key.url.to_string();
+        let mut registry = self.upstreams.lock().unwrap_or_else(|p| p.into_inner());
+        let upstreams = p
+            .upstreams
+            .iter()
+            .map(|m| {
+                registry
+                    .entry((url.clone(), m.upstream.address.clone()))
+                    .or_insert_with(|| Arc::new(Upstream::new(&m.upstream.address)))
+                    .clone()
+            })
+            .collect();
+        let target = RouteTarget {
+            url: url.clone(),
+            scheme: convert::scheme(p.key.url.scheme),
+            upstreams: p
+                .upstreams
+                .iter()
+                .map(|m| UpstreamView {
+                    address: m.upstream.address.clone(),
+                    weight: m.upstream.weight,
+                    labels: m.labels.clone(),
+                })
+                .collect(),
+        };
+        let health = check_for(&settings.health_check, &p.metadata);
+        EndpointRoute {
+            url,
+            target: Arc::new(target),
+            upstreams,
+            router: router.clone(),
+            settings: settings.clone(),
+            health,
+            generation,
+        }
+    }
+
+    /// The endpoints served now, for health probes and DNS refresh.
+    pub fn probe_targets(&self) -> Vec<ProbeTarget> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running
+            .values()
+            .map(|r| {
+                let route = r.routes.borrow().clone();
+                ProbeTarget {
+                    url: route.url.clone(),
+                    check: route.health.clone(),
+                    resolve_every: route.settings.resolve_every(),
+                    upstreams: route.upstreams.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Start the health-check and DNS task; it ends with the forwarder.
+    pub fn start_maintenance(self: &Arc<Self>) {
+        let stop = self.stop.child_token();
+        tokio::spawn(super::health::maintain(Arc::downgrade(self), stop));
+    }
+
+    /// Stop accepting everywhere and wait up to `grace` for connections in
+    /// flight; returns whether they all finished.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        self.stop.cancel();
+        self.tracker.close();
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+
+    pub fn serving(&self) -> Vec<Serving> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<Serving> = running
+            .values()
+            .map(|r| Serving {
+                url: r.url.clone(),
+                addr: r.addr,
+            })
+            .collect();
+        v.sort_by(|a, b| a.url.cmp(&b.url));
+        v
+    }
+}

@@ -1,0 +1,23 @@
+//! The data plane: every projected endpoint served on its forwarder port,
+//! each connection (tcp) or request (http) routed by the router plugin.
+//!
+//! - [`forwarder`]: listeners per endpoint, updated in place on reload;
+//! - [`listener`]: bind and the accept loop (connection limit);
+//! - [`endpoint`]: one endpoint's route in one generation, the router call;
+//! - [`upstream`]: live state of an upstream (in flight, passive health);
+//! - [`tcp`], [`copy`]: a TCP connection, half-close and idle timeout;
+//! - [`http`]: HTTP/1.1 and h2c with per-request routing;
+//! - [`health`]: active probes and DNS re-resolution;
+//! - [`metrics`]: the Prometheus families.
+mod copy;
+pub mod endpoint;
+mod forwarder;
+pub mod health;
+pub mod http;
+mod listener;
+pub mod metrics;
+mod tcp;
+pub mod upstream;
+
+pub use forwarder::{Forwarder, ListenError, Serving};
+pub use metrics::ForwardMetrics;
