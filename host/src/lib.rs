@@ -13,12 +13,18 @@
 //! - [`name`]: the naming plugin and the checks on what it returns;
 //! - [`project`]: port allocation and the Service objects of each projection;
 //! - [`pipeline`]: the stages above chained, with every rejection reported;
+//! - [`forward`]: the data plane, every projected endpoint on its port,
+//!   each connection or request routed by the router plugin;
+//! - [`live`]: the generation in effect, reloaded when its files change;
+//! - [`admin`]: `/metrics`, health, and what is loaded and served;
 //! - [`metrics`]: the Prometheus families.
 //!
 //! The `bindery` binary (`main.rs`, `cli/`) is the only place that uses
 //! `anyhow`; everything here has typed errors.
+pub mod admin;
 pub mod catalog;
 pub mod forward;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod name;

@@ -68,6 +68,9 @@ enum Command {
         /// Address the forwarder listens on.
         #[arg(long, default_value = "127.0.0.1")]
         listen: std::net::IpAddr,
+        /// Serve /metrics, /healthz, /readyz, /v1/plugins and /v1/endpoints.
+        #[arg(long)]
+        admin: Option<std::net::SocketAddr>,
     },
 }
 
@@ -99,7 +102,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             catalog,
             policy,
             listen,
-        } => standalone::run(&catalog, policy.as_deref(), listen),
+            admin,
+        } => standalone::run(&catalog, policy.as_deref(), listen, admin),
     }
 }
 

@@ -1,0 +1,118 @@
+//! The running process's view of the world: the generation in effect
+//! (policy, plugins, catalog and what the pipeline made of them), swapped
+//! whole on every successful reload; a failed reload leaves it in place and
+//! is recorded.
+//!
+//! - [`reload`]: build a new generation from the policy and catalog files;
+//! - [`watch`]: notice changes to them (notify on their directories).
+pub mod reload;
+pub mod watch;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::pipeline::Outcome;
+use crate::plugin::Generation;
+use crate::policy::LoadedPolicy;
+
+/// One complete generation.
+pub struct Snapshot {
+    pub generation: u64,
+    pub policy: LoadedPolicy,
+    pub plugins: Generation,
+    pub outcome: Outcome,
+    pub loaded_at: SystemTime,
+}
+
+/// Why the latest reload did not take effect.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Failure {
+    pub at_unix: u64,
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+pub struct ReloadMetrics {
+    pub reloads: Counter,
+    pub failures: Counter,
+    pub generation: Gauge,
+}
+
+impl ReloadMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("bindery_reload");
+        r.register(
+            "succeeded",
+            "Reloads that installed a new generation",
+            self.reloads.clone(),
+        );
+        r.register(
+            "failed",
+            "Reloads rejected; the previous generation stayed",
+            self.failures.clone(),
+        );
+        r.register(
+            "generation",
+            "Generation in effect",
+            self.generation.clone(),
+        );
+    }
+}
+
+#[derive(Default)]
+pub struct Live {
+    current: RwLock<Option<Arc<Snapshot>>>,
+    failure: Mutex<Option<Failure>>,
+    next: AtomicU64,
+    pub metrics: ReloadMetrics,
+}
+
+impl Live {
+    pub fn new(metrics: ReloadMetrics) -> Live {
+        Live {
+            metrics,
+            ..Live::default()
+        }
+    }
+
+    pub fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The number the next generation will carry.
+    pub fn next_generation(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn install(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let snapshot = Arc::new(snapshot);
+        self.metrics.reloads.inc();
+        self.metrics.generation.set(snapshot.generation as i64);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        snapshot
+    }
+
+    pub fn failed(&self, errors: Vec<String>) {
+        self.metrics.failures.inc();
+        let at_unix = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Failure { at_unix, errors });
+    }
+
+    pub fn last_failure(&self) -> Option<Failure> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
