@@ -41,6 +41,8 @@ pub fn run(
         operator_namespace: NAMESPACE.to_string(),
     };
     let live = Arc::new(Live::new(reload_metrics));
+    // Watch before the first load, so no change after it can be missed.
+    let mut changes = Changes::watch(&inputs.watched())?;
     let first = match reload::build(
         &runtime,
         &inputs,
@@ -73,7 +75,6 @@ pub fn run(
             };
             tokio::spawn(admin::serve(listener, admin, stop.clone()));
         }
-        let mut changes = Changes::watch(&inputs.watched())?;
         let shutdown = shutdown_signal();
         tokio::pin!(shutdown);
         loop {

@@ -29,38 +29,13 @@ pub struct Changes {
 impl Changes {
     /// Watch `paths` (files or directories).
     pub fn watch(paths: &[&Path]) -> Result<Changes, WatchError> {
-        let mut dirs: HashSet<PathBuf> = HashSet::new();
-        let mut names: HashSet<OsString> = HashSet::from([OsString::from("..data")]);
-        for p in paths {
-            if p.is_dir() {
-                dirs.insert(p.to_path_buf());
-            } else {
-                let dir = p
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                dirs.insert(dir.to_path_buf());
-                names.extend(p.file_name().map(OsString::from));
-            }
-        }
-        let whole_dirs: Vec<PathBuf> = paths
-            .iter()
-            .filter(|p| p.is_dir())
-            .map(|p| p.to_path_buf())
-            .collect();
+        let filter = Filter::new(paths);
+        let dirs = filter.dirs();
         let (tx, rx) = mpsc::unbounded_channel();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
-                if event.kind.is_access() {
-                    return;
-                }
-                let relevant = event.paths.iter().any(|p| {
-                    p.file_name().is_some_and(|n| names.contains(n))
-                        || p.parent()
-                            .is_some_and(|d| whole_dirs.iter().any(|w| w == d))
-                });
-                if relevant {
+                if !event.kind.is_access() && event.paths.iter().any(|p| filter.matches(p)) {
                     let _ = tx.send(());
                 }
             })
@@ -92,5 +67,51 @@ impl Changes {
                 Err(_) => return Some(()),
             }
         }
+    }
+}
+
+/// Which paths matter: the watched files by name (and kubelet's `..data`),
+/// and in a policy directory `policy.yaml` and `*.wasm`, never logs or
+/// editors' temporary files beside them. Directories are compared
+/// canonical, as backends report event paths under the resolved directory.
+struct Filter {
+    files: Vec<(PathBuf, OsString)>,
+    policy_dirs: Vec<PathBuf>,
+}
+
+impl Filter {
+    fn new(paths: &[&Path]) -> Filter {
+        let canonical = |d: &Path| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf());
+        let mut files = Vec::new();
+        let mut policy_dirs = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                policy_dirs.push(canonical(p));
+            } else if let Some(name) = p.file_name() {
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                files.push((canonical(dir), name.to_os_string()));
+            }
+        }
+        Filter { files, policy_dirs }
+    }
+
+    fn dirs(&self) -> HashSet<PathBuf> {
+        let files = self.files.iter().map(|(d, _)| d.clone());
+        files.chain(self.policy_dirs.iter().cloned()).collect()
+    }
+
+    fn matches(&self, path: &Path) -> bool {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return false;
+        };
+        if name == "..data" {
+            return true;
+        }
+        let in_policy_dir = self.policy_dirs.iter().any(|d| d == dir);
+        let policy_file = name == "policy.yaml" || name.to_string_lossy().ends_with(".wasm");
+        (in_policy_dir && policy_file) || self.files.iter().any(|(d, n)| d == dir && n == name)
     }
 }
