@@ -145,7 +145,8 @@ fn select_10k(c: &mut Criterion) {
         b.iter_batched(
             || entries.clone(),
             |entries| {
-                let (selected, rejected) = bindery::select::select(entries, "default", &selectors);
+                let (selected, rejected) =
+                    bindery::select::select(entries, "default", &selectors, &Default::default());
                 assert_eq!((selected.len(), rejected.len()), (1000, 9000));
                 selected
             },

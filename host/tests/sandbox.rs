@@ -206,6 +206,14 @@ endpoints:
 "#;
 
 fn plan_with(policy_yaml: &str, files: &[(&str, &[u8])]) -> pipeline::Outcome {
+    plan_after(policy_yaml, files, &Allocation::new())
+}
+
+fn plan_after(
+    policy_yaml: &str,
+    files: &[(&str, &[u8])],
+    previous: &Allocation,
+) -> pipeline::Outcome {
     let mut all: Vec<(&str, &[u8])> = vec![("policy.yaml", policy_yaml.as_bytes())];
     all.extend_from_slice(files);
     let dir = dir_with(&all);
@@ -220,7 +228,7 @@ fn plan_with(policy_yaml: &str, files: &[(&str, &[u8])]) -> pipeline::Outcome {
         &loaded.policy,
         &generation,
         "bindery-system",
-        &Allocation::new(),
+        previous,
     )
 }
 
@@ -255,6 +263,24 @@ fn a_trapping_selector_loses_only_the_endpoint_it_traps_on() {
         "{}",
         outcome.rejections[0]
     );
+}
+
+#[test]
+fn a_failing_selector_keeps_the_last_good_decision() {
+    // b.two was projected on port 20123 by the previous generation.
+    let previous = Allocation::from([("default/http://b.two:80".to_string(), 20123)]);
+    let outcome = plan_after(
+        "selectors: [{plugin: sel.wasm, config: {mode: trap}}]\n",
+        &[("sel.wasm", &guest("hostile_selector"))],
+        &previous,
+    );
+    let kept = outcome
+        .projections
+        .iter()
+        .find(|p| p.key.url.to_string() == "http://b.two:80")
+        .expect("b.two stays projected");
+    assert_eq!(kept.port, 20123, "and keeps its port");
+    assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
 }
 
 #[test]

@@ -26,7 +26,7 @@ pub fn run(
     previous: &Allocation,
 ) -> Outcome {
     let (selected, mut rejections) =
-        crate::select::select(entries, &policy.account, &plugins.selectors);
+        crate::select::select(entries, &policy.account, &plugins.selectors, previous);
     let (pools, rejected) = crate::pool::pool(selected);
     rejections.extend(rejected);
     let context = naming_context(operator_namespace, &policy.cluster_domain);

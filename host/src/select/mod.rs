@@ -5,6 +5,7 @@ use crate::catalog::Entry;
 use crate::model::Endpoint;
 use crate::pipeline::{RejectKind, Rejection};
 use crate::plugin::{SelectorPlugin, bindings, convert};
+use crate::project::Allocation;
 
 /// An endpoint that passed validation, the account filter and a selector.
 #[derive(Clone, Debug)]
@@ -15,11 +16,14 @@ pub struct Selected {
     pub wit: bindings::Endpoint,
 }
 
-/// Validate every entry, keep this account's, and ask the selectors.
+/// Validate every entry, keep this account's, and ask the selectors. When
+/// the selectors fail on an endpoint whose URL was projected before (it has a
+/// port in `previous`), the last good decision stands: it stays selected.
 pub fn select(
     entries: Vec<Entry>,
     account: &str,
     selectors: &[Arc<SelectorPlugin>],
+    previous: &Allocation,
 ) -> (Vec<Selected>, Vec<Rejection>) {
     let mut selected = Vec::new();
     let mut rejected = Vec::new();
@@ -63,7 +67,23 @@ pub fn select(
                 RejectKind::NotSelected,
                 "no endpoint selector returned true".to_string(),
             )),
-            Err(message) => rejected.push(reject(RejectKind::SelectorFailed, message)),
+            Err(message) => {
+                let id = crate::pool::PoolKey {
+                    account: endpoint.account.clone(),
+                    url: endpoint.url.clone(),
+                }
+                .id();
+                if previous.contains_key(&id) {
+                    tracing::warn!(entry = %entry.id, error = %message, "selector failed; keeping the last decision (selected)");
+                    selected.push(Selected {
+                        entry: entry.id.clone(),
+                        endpoint,
+                        wit,
+                    });
+                } else {
+                    rejected.push(reject(RejectKind::SelectorFailed, message));
+                }
+            }
         }
     }
     (selected, rejected)
