@@ -40,7 +40,11 @@ impl Guest for ConsistentHash {
             .enumerate()
             .map(|(i, c)| {
                 let address = connection.address(i as u32).unwrap_or_default();
-                (c.healthy, score(key.as_bytes(), &address, c.weight), i as u32)
+                (
+                    c.healthy,
+                    score(key.as_bytes(), &address, c.weight),
+                    i as u32,
+                )
             })
             .collect();
         // Healthy first, then highest score.
