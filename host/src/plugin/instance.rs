@@ -140,7 +140,12 @@ impl<W: WorldBinding> Plugin<W> {
             None => self.new_slot()?,
         };
         // Counter::inc returns the previous count: time one call in 16.
-        let timed = (self.counters.calls.inc() % 16 == 0).then(std::time::Instant::now);
+        let timed = self
+            .counters
+            .calls
+            .inc()
+            .is_multiple_of(16)
+            .then(std::time::Instant::now);
         slot.store.set_epoch_deadline(self.deadline_ticks);
         let result = f(&slot.bindings, &mut slot.store);
         if let Some(start) = timed {
