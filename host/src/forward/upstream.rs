@@ -19,6 +19,8 @@ pub struct Upstream {
     passive: Mutex<Passive>,
     /// Set by active probes; true until a probe says otherwise.
     probe_healthy: std::sync::atomic::AtomicBool,
+    /// Idle keep-alive connections (http endpoints).
+    pub http_idle: super::http::pool::IdlePool,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +39,7 @@ impl Upstream {
             active: AtomicU32::new(0),
             passive: Mutex::new(Passive::default()),
             probe_healthy: std::sync::atomic::AtomicBool::new(true),
+            http_idle: Default::default(),
         }
     }
 

@@ -1,0 +1,77 @@
+//! Bodies on their way through: each data frame counted, and for responses
+//! the upstream's in-flight mark held until the last frame (least-connections
+//! sees a request as active until its response is fully sent).
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::forward::upstream::ActiveGuard;
+
+/// A body passed through, counted into `bytes`.
+pub struct Metered {
+    inner: Incoming,
+    bytes: Counter,
+    _active: Option<ActiveGuard>,
+}
+
+impl Metered {
+    pub fn new(inner: Incoming, bytes: Counter, active: Option<ActiveGuard>) -> Metered {
+        Metered {
+            inner,
+            bytes,
+            _active: active,
+        }
+    }
+}
+
+impl Body for Metered {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.bytes.inc_by(data.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// What the forwarder answers with: the upstream's body, or its own.
+pub type Response = http::Response<UnsyncBoxBody<Bytes, hyper::Error>>;
+
+pub fn passed(resp: http::Response<Metered>) -> Response {
+    resp.map(UnsyncBoxBody::new)
+}
+
+/// A response of the forwarder's own, e.g. `502` naming the endpoint.
+pub fn own(status: http::StatusCode, text: String) -> Response {
+    let body = Full::new(Bytes::from(text + "\n"))
+        .map_err(|never: std::convert::Infallible| match never {})
+        .boxed_unsync();
+    let mut resp = http::Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

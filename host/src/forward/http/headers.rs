@@ -1,0 +1,94 @@
+//! What a proxy changes in a request or response head: hop-by-hop headers go
+//! (RFC 9110 §7.6.1), `X-Forwarded-For` / `X-Forwarded-Proto` are added, and
+//! the request goes to the upstream in origin-form over HTTP/1.1.
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Uri, Version};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// True when the request asks to switch protocols (`Connection: upgrade`).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    connection_has(headers, "upgrade") && headers.contains_key(header::UPGRADE)
+}
+
+fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Remove hop-by-hop headers, and those `Connection` names. With `upgrade`,
+/// `Connection: upgrade` and `Upgrade` stay: the switch is end to end.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| !(upgrade && n == header::UPGRADE))
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::PROXY_AUTHORIZATION,
+    ] {
+        headers.remove(name);
+    }
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::CONNECTION);
+        headers.remove(header::UPGRADE);
+    }
+}
+
+/// Append the client to `X-Forwarded-For`; set `X-Forwarded-Proto: http`
+/// unless a proxy in front already said how the client connected.
+pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
+    let ip = client.to_string();
+    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
+        _ => ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    headers
+        .entry(X_FORWARDED_PROTO)
+        .or_insert(HeaderValue::from_static("http"));
+}
+
+/// An HTTP/1.1 request head for the upstream: origin-form URI and a `Host`
+/// (h2 clients send the authority in the URI instead).
+pub fn to_http11(parts: &mut http::request::Parts) {
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority()
+        && let Ok(v) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, v);
+    }
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    if let Ok(uri) = path.parse::<Uri>() {
+        parts.uri = uri;
+    }
+    parts.version = Version::HTTP_11;
+}
+
+#[cfg(test)]
+#[path = "headers_tests.rs"]
+mod tests;

@@ -1,0 +1,69 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use http::header::{CONNECTION, HOST, UPGRADE};
+use http::{HeaderMap, HeaderValue, Request, Version};
+
+use super::*;
+
+fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for (k, v) in pairs {
+        m.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    m
+}
+
+#[test]
+fn hop_by_hop_and_connection_named_headers_go() {
+    let mut h = map(&[
+        ("connection", "keep-alive, x-secret"),
+        ("keep-alive", "timeout=5"),
+        ("x-secret", "1"),
+        ("te", "trailers"),
+        ("x-kept", "yes"),
+    ]);
+    strip_hop_by_hop(&mut h, false);
+    let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+    assert_eq!(left, ["x-kept"]);
+}
+
+#[test]
+fn an_upgrade_keeps_its_upgrade_headers() {
+    let mut h = map(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+    assert!(is_upgrade(&h));
+    strip_hop_by_hop(&mut h, true);
+    assert_eq!(h[CONNECTION], "upgrade");
+    assert_eq!(h[UPGRADE], "websocket");
+}
+
+#[test]
+fn forwarded_for_appends_and_proto_is_kept() {
+    let client = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+    let mut h = map(&[
+        ("x-forwarded-for", "10.1.1.1"),
+        ("x-forwarded-proto", "https"),
+    ]);
+    add_forwarded(&mut h, client);
+    assert_eq!(h["x-forwarded-for"], "10.1.1.1, 127.0.0.9");
+    assert_eq!(h["x-forwarded-proto"], "https");
+    let mut fresh = HeaderMap::new();
+    add_forwarded(&mut fresh, client);
+    assert_eq!(fresh["x-forwarded-for"], "127.0.0.9");
+    assert_eq!(fresh["x-forwarded-proto"], "http");
+}
+
+#[test]
+fn an_h2_request_becomes_origin_form_with_a_host() {
+    let (mut parts, ()) = Request::get("http://rgw.storage:7480/b/k?x=1")
+        .version(Version::HTTP_2)
+        .body(())
+        .unwrap()
+        .into_parts();
+    to_http11(&mut parts);
+    assert_eq!(parts.uri, "/b/k?x=1");
+    assert_eq!(parts.headers[HOST], "rgw.storage:7480");
+    assert_eq!(parts.version, Version::HTTP_11);
+}
