@@ -12,6 +12,9 @@ pub struct Forwarding {
     pub connect_timeout_ms: u64,
     /// Close a connection with no bytes either way for this long.
     pub idle_timeout_seconds: u64,
+    /// http endpoints: wait this long for an upstream's response head, then
+    /// answer `504 Gateway Timeout`.
+    pub response_timeout_seconds: u64,
     /// Connections in flight per endpoint; more are closed on accept.
     pub max_connections: usize,
     /// On shutdown, how long connections in flight may take to finish.
@@ -31,6 +34,7 @@ impl Default for Forwarding {
         Forwarding {
             connect_timeout_ms: 3_000,
             idle_timeout_seconds: 3_600,
+            response_timeout_seconds: 60,
             max_connections: 10_000,
             drain_seconds: 30,
             eject_after_failures: 3,
@@ -47,6 +51,9 @@ impl Forwarding {
     }
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_seconds.max(1))
+    }
+    pub fn response_timeout(&self) -> Duration {
+        Duration::from_secs(self.response_timeout_seconds.max(1))
     }
     pub fn drain(&self) -> Duration {
         Duration::from_secs(self.drain_seconds)

@@ -64,6 +64,17 @@ pub async fn forward(
                 req = back;
                 continue;
             }
+            Sent::TimedOut(after) => {
+                note_failure(&route, upstream);
+                tracing::info!(url = %route.url, upstream = %upstream.address, ?after, "upstream sent no response head in time");
+                return body::own(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!(
+                        "bindery: {}: upstream {} sent no response within {after:?}",
+                        route.url, upstream.address
+                    ),
+                );
+            }
             Sent::Failed(e) => {
                 note_failure(&route, upstream);
                 tracing::info!(url = %route.url, upstream = %upstream.address, error = %e, "upstream failed after the request was sent");
@@ -122,6 +133,8 @@ enum Sent {
     /// Not sent anywhere: the request comes back for the next upstream.
     Unreachable(Request<Metered>),
     Failed(hyper::Error),
+    /// Sent, but no response head within `responseTimeoutSeconds`.
+    TimedOut(std::time::Duration),
 }
 
 /// Send on a pooled connection to one of the upstream's addresses, or on a
@@ -146,7 +159,11 @@ async fn send(
                     }
                 },
             };
-            match sender.try_send_request(req).await {
+            let wait = route.settings.response_timeout();
+            let Ok(sent) = tokio::time::timeout(wait, sender.try_send_request(req)).await else {
+                return Sent::TimedOut(wait);
+            };
+            match sent {
                 Ok(resp) => return Sent::Answered(addr, sender, resp),
                 Err(mut e) => match e.take_message() {
                     // A pooled connection closed under us: try a new one.

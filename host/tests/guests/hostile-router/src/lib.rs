@@ -8,6 +8,9 @@
 //! - `bad-index`: returns an index out of range;
 //! - `trap-if`: traps when the client IP is 6.6.6.6, behaves otherwise;
 //! - `count`: rejects with the number of calls this instance has served;
+//! - `header`: routes to the candidate the `x-upstream` request header
+//!   names, rejects requests without it (and echoes method, authority and
+//!   path in the reason);
 //! - `configure-loop`: spins forever in `configure`;
 //! - `configure-error`: refuses every config.
 use std::cell::Cell;
@@ -58,6 +61,15 @@ impl Guest for Hostile {
             "escape" => Decision::Reject(escape()),
             "bad-index" => Decision::Try(vec![candidates.len() as u32 + 7]),
             "count" => Decision::Reject(CALLS.with(|c| c.get()).to_string()),
+            "header" => match connection.header("x-upstream").and_then(|v| v.parse().ok()) {
+                Some(i) => Decision::Try(vec![i]),
+                None => Decision::Reject(format!(
+                    "no x-upstream in {} {}{}",
+                    connection.method().unwrap_or_default(),
+                    connection.authority().unwrap_or_default(),
+                    connection.path().unwrap_or_default()
+                )),
+            },
             _ => Decision::Try((0..candidates.len() as u32).collect()),
         }
     }
