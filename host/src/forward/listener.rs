@@ -78,8 +78,10 @@ impl AcceptLoop {
                         super::http::serve(stream, peer, routes, counters.clone(), stop).await
                     }
                 }
-                counters.active.dec();
+                // Free the slot before the gauge says so: a client that sees
+                // the gauge drop can connect.
                 drop(permit);
+                counters.active.dec();
             });
         }
     }
