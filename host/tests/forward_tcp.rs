@@ -113,6 +113,54 @@ fn one_gibibyte_each_way_is_byte_exact_and_the_fin_reaches_the_upstream() {
     assert_eq!(c.bytes_out.get(), (CHUNKS * MIB + 32) as u64);
 }
 
+#[test]
+fn the_upstream_may_half_close_first_and_still_receive_everything() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let upstream = Server::start(move |mut s| {
+        s.write_all(b"speak now\n").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0;
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    hash.update(&buf[..n]);
+                    total += n;
+                }
+            }
+        }
+        let _ = tx.lock().unwrap().send((total, hash.finalize().to_vec()));
+    });
+    let h = Harness::start(
+        ROUND_ROBIN,
+        &catalog("tcp://listen.test:9013", &[upstream.addr], ""),
+        &[],
+    );
+    let mut client = TcpStream::connect(h.addr).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut greeting = Vec::new();
+    client.read_to_end(&mut greeting).unwrap();
+    assert_eq!(
+        greeting, b"speak now\n",
+        "the upstream's FIN reaches the client"
+    );
+    // Our side is still open: 16 MiB after the upstream's FIN.
+    let mut block = noise();
+    let mut sent = Sha256::new();
+    for i in 0..16 {
+        block[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        sent.update(&block);
+        client.write_all(&block).unwrap();
+    }
+    client.shutdown(Shutdown::Write).unwrap();
+    let (total, digest) = rx.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(total, 16 * MIB);
+    assert_eq!(digest, sent.finalize().to_vec());
+}
+
 // ------------------------------------------------------------ failover ----
 
 #[test]
@@ -159,6 +207,42 @@ fn a_dead_pool_member_fails_no_connection_and_is_ejected() {
     assert_eq!(failed, 0, "no connection may fail while one member is up");
     assert_eq!(c.connect_failures.get(), 3);
     assert_eq!(live.accepted(), 200);
+}
+
+/// A listener that never accepts, its queue filled: connecting to it hangs
+/// (the kernel drops the SYNs), as with an upstream behind a black hole.
+fn black_hole() -> (socket2::Socket, Vec<TcpStream>) {
+    let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    l.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    l.listen(0).unwrap();
+    let addr = l.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    while let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+        fillers.push(s);
+        assert!(fillers.len() < 64, "the accept queue never filled");
+    }
+    (l, fillers)
+}
+
+#[test]
+fn a_connect_timeout_falls_through_to_the_next_member() {
+    let (hole, _fillers) = black_hole();
+    let hole_addr = hole.local_addr().unwrap().as_socket().unwrap();
+    let live = Server::start(tagged(1));
+    let h = Harness::start(
+        "forwarding: {connectTimeoutMs: 300, ejectAfterFailures: 2, ejectSeconds: 600}",
+        &catalog("tcp://slow.test:9014", &[hole_addr, live.addr], ""),
+        &[],
+    );
+    for i in 0..10 {
+        let got = ask(h.addr).unwrap_or_else(|e| panic!("connection {i} failed: {e}"));
+        assert_eq!(got, 1);
+    }
+    let c = h.counters();
+    assert_eq!(c.connect_failures.get(), 2, "timed out until ejected");
+    assert_eq!(c.ejections.get(), 1);
+    assert_eq!(c.unreachable.get(), 0);
 }
 
 // ------------------------------------------------------------- routers ----
@@ -429,14 +513,10 @@ fn max_connections_closes_the_excess_and_counts_it() {
     let (b, _) = hold(h.addr).unwrap();
     let c = h.counters();
     assert_eq!(c.active.get(), 2);
-    let mut excess = TcpStream::connect(h.addr).unwrap();
-    excess.set_read_timeout(Some(PATIENCE)).unwrap();
-    let mut buf = [0u8; 16];
-    match excess.read(&mut buf) {
-        Ok(0) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
-        other => panic!("the third connection must be closed unanswered: {other:?}"),
-    }
+    assert!(
+        refused_over_limit(h.addr),
+        "the third connection is closed unanswered"
+    );
     assert_eq!(c.over_limit.get(), 1);
     assert_eq!(
         upstream.accepted(),
@@ -451,6 +531,53 @@ fn max_connections_closes_the_excess_and_counts_it() {
     assert_eq!(c.over_limit.get(), 1);
     finish(b).unwrap();
     finish(d).unwrap();
+}
+
+/// A connection that the forwarder closes on accept, unanswered.
+fn refused_over_limit(addr: SocketAddr) -> bool {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buf = [0u8; 16];
+    match s.read(&mut buf) {
+        Ok(0) => true,
+        Err(e) => e.kind() == ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    }
+}
+
+#[test]
+fn max_connections_follows_a_policy_reload() {
+    let upstream = Server::start(tagged(0));
+    let mut h = Harness::start(
+        "forwarding: {maxConnections: 1}",
+        &catalog("tcp://relimit.test:9015", &[upstream.addr], ""),
+        &[],
+    );
+    let c = h.counters();
+    let mut held = vec![hold(h.addr).unwrap().0];
+    assert!(refused_over_limit(h.addr));
+    assert_eq!(c.over_limit.get(), 1);
+
+    h.reload("forwarding: {maxConnections: 3}");
+    held.push(hold(h.addr).expect("raised limit: second").0);
+    held.push(hold(h.addr).expect("raised limit: third").0);
+    assert!(refused_over_limit(h.addr), "the fourth is over 3");
+    assert_eq!(c.over_limit.get(), 2);
+
+    // Lowered below what is in flight: nothing is cut, nothing new enters
+    // until the count is under the new limit.
+    h.reload("forwarding: {maxConnections: 2}");
+    assert!(refused_over_limit(h.addr));
+    finish(held.pop().unwrap()).unwrap();
+    wait_for("one connection to end", || c.active.get() == 2);
+    assert!(refused_over_limit(h.addr), "2 in flight, limit 2");
+    finish(held.pop().unwrap()).unwrap();
+    wait_for("another connection to end", || c.active.get() == 1);
+    held.push(hold(h.addr).expect("1 in flight, limit 2").0);
+    assert_eq!(c.over_limit.get(), 4);
+    for s in held {
+        finish(s).unwrap();
+    }
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub struct Harness {
     /// Where the endpoint listens.
     pub addr: SocketAddr,
     pub rt: tokio::runtime::Runtime,
+    inputs: Inputs,
     _dir: tempfile::TempDir,
 }
 
@@ -118,6 +119,7 @@ impl Harness {
                         url: s.url,
                         addr: s.addr,
                         rt,
+                        inputs,
                         _dir: dir,
                     };
                 }
@@ -126,6 +128,33 @@ impl Harness {
             }
         }
         panic!("no free port for the endpoint after 10 tries");
+    }
+
+    /// Replace the policy (YAML without `ports`) as a hot reload does: the
+    /// endpoint keeps its port and listener.
+    pub fn reload(&mut self, policy: &str) {
+        let port = self.addr.port();
+        let text = format!("{policy}\nports: {{first: {port}, last: {port}}}\n");
+        std::fs::write(self._dir.path().join("policy.yaml"), text).expect("policy");
+        let previous = reload::allocation(Some(&self.snapshot));
+        let generation = self.snapshot.generation + 1;
+        let snapshot = reload::build(plugins(), &self.inputs, &previous, generation)
+            .unwrap_or_else(|e| panic!("policy or catalog refused: {e:?}"));
+        let settings = Arc::new(snapshot.policy.policy.forwarding.clone());
+        let served = {
+            let _in = self.rt.enter();
+            self.forwarder.apply(
+                &snapshot.outcome.projections,
+                &snapshot.plugins.router,
+                &settings,
+                generation,
+            )
+        };
+        match served.as_slice() {
+            [Ok(s)] if s.addr == self.addr => {}
+            other => panic!("the reload moved or lost the endpoint: {other:?}"),
+        }
+        self.snapshot = snapshot;
     }
 
     /// The endpoint's Prometheus series.
