@@ -788,3 +788,79 @@ fn a_trapping_router_falls_back_to_round_robin() {
 fn a_looping_router_falls_back_to_round_robin() {
     hostile_router_falls_back("loop", "tcp://loop.test:9012");
 }
+
+// ---------------------------------------------------- the binary, end to end ----
+
+/// GET `path` from an HTTP/1.1 server; the body.
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(PATIENCE))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    Ok(reply)
+}
+
+#[test]
+fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
+    let live = Server::start(tagged(1));
+    let dead = closed_addr();
+    let port = free_port();
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let dir = support::dir_with(&[
+        (
+            "policy.yaml",
+            format!(
+                "ports: {{first: {port}, last: {port}}}\n\
+                 forwarding: {{ejectAfterFailures: 2, ejectSeconds: 600}}\n"
+            )
+            .as_bytes(),
+        ),
+        (
+            "catalog.yaml",
+            catalog("tcp://gw.test:9020", &[dead, live.addr], "").as_bytes(),
+        ),
+    ]);
+    let mut child = support::bindery()
+        .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
+        .args(["--listen", "127.0.0.1", "--admin", &admin.to_string()])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start bindery standalone");
+    let stdout = child.stdout.take().unwrap();
+    let _child = Killed(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("tcp://gw.test:9020 -> 127.0.0.1:{port}")
+    );
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+
+    for i in 0..100 {
+        let got = ask(addr).unwrap_or_else(|e| panic!("connection {i} failed: {e}"));
+        assert_eq!(got, 1);
+    }
+    wait_for("the admin server", || TcpStream::connect(admin).is_ok());
+    let metrics = http_get(admin, "/metrics").unwrap();
+    let value = |family: &str| -> Option<u64> {
+        let prefix = format!("bindery_forward_{family}{{url=\"tcp://gw.test:9020\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    assert_eq!(
+        value("upstream_ejections_total"),
+        Some(1),
+        "in /metrics:\n{metrics}"
+    );
+    assert_eq!(value("connect_failures_total"), Some(2));
+    assert_eq!(value("connections_accepted_total"), Some(100));
+    assert_eq!(value("unreachable_total"), Some(0));
+}
