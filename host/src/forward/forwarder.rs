@@ -7,13 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::endpoint::EndpointRoute;
 use super::health::{ProbeTarget, check_for};
-use super::listener::{AcceptLoop, bind};
+use super::listener::{AcceptLoop, Limit, bind};
 use super::metrics::ForwardMetrics;
 use super::upstream::Upstream;
 use crate::model::Scheme;
@@ -41,6 +41,8 @@ struct Running {
     scheme: Scheme,
     addr: SocketAddr,
     routes: watch::Sender<Arc<EndpointRoute>>,
+    /// `maxConnections`, changed in place by a reload.
+    limit: Arc<Limit>,
     stop: CancellationToken,
 }
 
@@ -90,6 +92,7 @@ impl Forwarder {
             let route = Arc::new(self.route(p, router, settings, generation));
             if let Some(r) = running.get(&p.port) {
                 r.routes.send_replace(route);
+                r.limit.set_max(settings.max_connections);
                 out.push(Ok(Serving {
                     url: r.url.clone(),
                     addr: r.addr,
@@ -103,11 +106,12 @@ impl Forwarder {
                     let addr = listener.local_addr().unwrap_or(addr);
                     let (tx, rx) = watch::channel(route);
                     let stop = self.stop.child_token();
+                    let limit = Arc::new(Limit::new(settings.max_connections));
                     let accept = AcceptLoop {
                         listener,
                         routes: rx,
                         scheme: p.key.url.scheme,
-                        limit: Arc::new(Semaphore::new(settings.max_connections.max(1))),
+                        limit: limit.clone(),
                         counters: self.metrics.endpoint(&url),
                         stop: stop.clone(),
                         tracker: self.tracker.clone(),
@@ -121,6 +125,7 @@ impl Forwarder {
                             scheme: p.key.url.scheme,
                             addr,
                             routes: tx,
+                            limit,
                             stop,
                         },
                     );

@@ -3,10 +3,11 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,11 +30,53 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// `maxConnections` of one endpoint: connections in flight and the limit,
+/// which a reload may change at any time. Lowering it cuts nothing: new
+/// connections wait for the count to fall under it.
+#[derive(Debug)]
+pub struct Limit {
+    max: AtomicUsize,
+    active: AtomicUsize,
+}
+
+impl Limit {
+    pub fn new(max: usize) -> Limit {
+        Limit {
+            max: AtomicUsize::new(max.max(1)),
+            active: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// A slot until the guard drops, or `None` at the limit.
+    fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
+        let max = self.max.load(Ordering::Relaxed);
+        self.active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(self.clone()))
+    }
+}
+
+/// One connection's place under its endpoint's [`Limit`].
+struct Slot(Arc<Limit>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub struct AcceptLoop {
     pub listener: TcpListener,
     pub routes: watch::Receiver<Arc<EndpointRoute>>,
     pub scheme: Scheme,
-    pub limit: Arc<Semaphore>,
+    pub limit: Arc<Limit>,
     pub counters: EndpointCounters,
     pub stop: CancellationToken,
     pub tracker: TaskTracker,
@@ -56,7 +99,7 @@ impl AcceptLoop {
                 }
             };
             self.counters.accepted.inc();
-            let Ok(permit) = self.limit.clone().try_acquire_owned() else {
+            let Some(permit) = self.limit.try_acquire() else {
                 self.counters.over_limit.inc();
                 tracing::debug!(client = %peer, "maxConnections reached; closing");
                 continue;
@@ -78,8 +121,10 @@ impl AcceptLoop {
                         super::http::serve(stream, peer, routes, counters.clone(), stop).await
                     }
                 }
-                counters.active.dec();
+                // Free the slot before the gauge says so: a client that sees
+                // the gauge drop can connect.
                 drop(permit);
+                counters.active.dec();
             });
         }
     }

@@ -18,6 +18,7 @@ pub struct ForwardMetrics {
     pub rejected: Family<EndpointLabels, Counter>,
     pub unreachable: Family<EndpointLabels, Counter>,
     pub connect_failures: Family<EndpointLabels, Counter>,
+    pub ejections: Family<EndpointLabels, Counter>,
     pub idle_closed: Family<EndpointLabels, Counter>,
     pub bytes_in: Family<EndpointLabels, Counter>,
     pub bytes_out: Family<EndpointLabels, Counter>,
@@ -34,6 +35,7 @@ pub struct EndpointCounters {
     pub rejected: Counter,
     pub unreachable: Counter,
     pub connect_failures: Counter,
+    pub ejections: Counter,
     pub idle_closed: Counter,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
@@ -53,6 +55,7 @@ impl ForwardMetrics {
             rejected: self.rejected.get_or_create(&l).clone(),
             unreachable: self.unreachable.get_or_create(&l).clone(),
             connect_failures: self.connect_failures.get_or_create(&l).clone(),
+            ejections: self.ejections.get_or_create(&l).clone(),
             idle_closed: self.idle_closed.get_or_create(&l).clone(),
             bytes_in: self.bytes_in.get_or_create(&l).clone(),
             bytes_out: self.bytes_out.get_or_create(&l).clone(),
@@ -92,6 +95,11 @@ impl ForwardMetrics {
             "connect_failures",
             "Failed connection attempts to upstreams",
             self.connect_failures.clone(),
+        );
+        r.register(
+            "upstream_ejections",
+            "Upstreams taken out of rotation after consecutive failures",
+            self.ejections.clone(),
         );
         r.register(
             "idle_closed",

@@ -77,6 +77,7 @@ pub async fn connect_first(
             settings.eject(),
             Instant::now(),
         ) {
+            counters.ejections.inc();
             tracing::warn!(url = %route.url, upstream = %upstream.address, ?eject, "upstream ejected after consecutive failures");
         }
     }

@@ -135,3 +135,6 @@ impl Pool {
         r.route(self.input(ip, None), &self.candidates).0
     }
 }
+
+/// The forwarder in-process on loopback, and upstream servers for it.
+pub mod forward;
