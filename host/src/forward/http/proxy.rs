@@ -65,7 +65,7 @@ pub async fn forward(
                 continue;
             }
             Sent::TimedOut(after) => {
-                note_failure(&route, upstream);
+                note_failure(&route, upstream, &counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, ?after, "upstream sent no response head in time");
                 return body::own(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -76,7 +76,7 @@ pub async fn forward(
                 );
             }
             Sent::Failed(e) => {
-                note_failure(&route, upstream);
+                note_failure(&route, upstream, &counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, error = %e, "upstream failed after the request was sent");
                 return body::own(
                     StatusCode::BAD_GATEWAY,
@@ -89,7 +89,7 @@ pub async fn forward(
         };
         let (mut rparts, rbody) = resp.into_parts();
         if matches!(rparts.status.as_u16(), 502..=504) {
-            note_failure(&route, upstream);
+            note_failure(&route, upstream, &counters);
         } else {
             upstream.succeeded();
         }
@@ -178,7 +178,7 @@ async fn send(
         }
     }
     counters.connect_failures.inc();
-    note_failure(route, upstream);
+    note_failure(route, upstream, counters);
     Sent::Unreachable(req)
 }
 
@@ -207,9 +207,10 @@ enum ConnectError {
     Http(#[from] hyper::Error),
 }
 
-fn note_failure(route: &EndpointRoute, upstream: &Upstream) {
+fn note_failure(route: &EndpointRoute, upstream: &Upstream, counters: &EndpointCounters) {
     let s = &route.settings;
     if let Some(eject) = upstream.failed(s.eject_after_failures, s.eject(), Instant::now()) {
+        counters.ejections.inc();
         tracing::warn!(url = %route.url, upstream = %upstream.address, ?eject, "upstream ejected after consecutive failures");
     }
 }

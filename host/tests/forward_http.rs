@@ -1,0 +1,476 @@
+//! HTTP endpoints through `bindery standalone`, with real hyper clients and
+//! servers on loopback: per-request routing on one keep-alive connection,
+//! pooled upstream connections, `X-Forwarded-*`, h2c, the request head seen
+//! by the router, upgrades, streaming bodies, retry and 502.
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use support::forward::free_port;
+use support::{bindery, dir_with, guest};
+
+const URL: &str = "http://rgw.storage:7480";
+const RR: &str = "router: {plugin: builtin:round-robin}\n";
+
+/// An HTTP/1.1 upstream answering with its index and what it saw; a request
+/// with `Upgrade: echo` switches to a byte echo.
+struct Upstream {
+    addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+}
+
+async fn upstream(index: usize) -> Upstream {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind upstream");
+    let addr = l.local_addr().expect("addr");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let svc = service_fn(move |req| answer(index, req));
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(s), svc)
+                    .with_upgrades(),
+            );
+        }
+    });
+    Upstream { addr, connections }
+}
+
+async fn answer(
+    index: usize,
+    mut req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let seen = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string()
+    };
+    let mut resp = Response::builder()
+        .header("x-index", index.to_string())
+        .header("x-seen-xff", seen("x-forwarded-for"))
+        .header("x-seen-xfp", seen("x-forwarded-proto"))
+        .header("x-seen-host", seen("host"))
+        .header("x-seen-drop", seen("x-drop"))
+        .header("x-seen-path", req.uri().to_string());
+    if seen("upgrade") == "echo" {
+        let on = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(up) = on.await {
+                let (mut r, mut w) = tokio::io::split(TokioIo::new(up));
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            }
+        });
+        resp = resp
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header("upgrade", "echo")
+            .header("connection", "upgrade");
+        return Ok(resp.body(Full::default()).expect("response"));
+    }
+    let body = req.into_body().collect().await?.to_bytes();
+    Ok(resp.body(Full::new(body)).expect("response"))
+}
+
+/// An address nothing listens on. Not a freed ephemeral port on 127.0.0.1:
+/// the forwarder's own outgoing connections could take that port and
+/// connect to themselves (TCP simultaneous open).
+fn closed_port(n: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 3], u16::from(n)))
+}
+
+struct Standalone {
+    child: Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self._dir.path().join("stderr.log"));
+            eprintln!("bindery standalone's log:\n{}", log.unwrap_or_default());
+        }
+    }
+}
+
+/// `bindery standalone` serving `URL` over `addrs` with `router`.
+fn standalone(addrs: &[SocketAddr], policy: &str, extra: &[(&str, &[u8])]) -> Standalone {
+    let mut catalog = format!("endpoints:\n  - url: {URL}\n    upstreams:\n");
+    for a in addrs {
+        catalog += &format!("      - address: {a}\n");
+    }
+    // Every test's forwarder on a port of its own: the allocation is a hash
+    // of the URL, the same in every test running in parallel.
+    let port = free_port();
+    let policy = format!("{policy}ports: {{first: {port}, last: {port}}}\n");
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("catalog.yaml", catalog.as_bytes()),
+        ("policy.yaml", policy.as_bytes()),
+    ];
+    files.extend_from_slice(extra);
+    let dir = dir_with(&files);
+    let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
+    let mut child = bindery()
+        .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
+        .env("RUST_LOG", "bindery=debug")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start bindery standalone");
+    // The first line, or a clear failure after `DEADLINE`; the reader keeps
+    // draining stdout so that later lines never meet a closed pipe.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut out, &mut std::io::sink());
+    });
+    let line = match rx.recv_timeout(DEADLINE) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(dir.path().join("stderr.log"));
+            panic!(
+                "bindery standalone printed no endpoint line; its log:\n{}",
+                log.unwrap_or_default()
+            );
+        }
+    };
+    let addr = line
+        .trim()
+        .strip_prefix(&format!("{URL} -> "))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+    Standalone {
+        child,
+        addr,
+        _dir: dir,
+    }
+}
+
+type H1 = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn h1(addr: SocketAddr) -> H1 {
+    let s = TcpStream::connect(addr)
+        .await
+        .expect("connect to the forwarder");
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    sender
+}
+
+fn get(path: &str) -> http::request::Builder {
+    Request::get(path).header("host", "rgw.storage:7480")
+}
+
+/// One request and its whole answer, or a panic after `DEADLINE`: a test
+/// that hangs says nothing.
+async fn send(sender: &mut H1, req: Request<Full<Bytes>>) -> (Response<()>, Bytes) {
+    let exchange = async {
+        sender.ready().await.expect("connection ready");
+        let resp = sender.send_request(req).await.expect("response");
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        (Response::from_parts(parts, ()), body)
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("an answer within the deadline")
+}
+
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn header<'a>(r: &'a Response<()>, name: &str) -> &'a str {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn tally(seen: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for s in seen {
+        *m.entry(s).or_insert(0) += 1;
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_keep_alive_connection_is_routed_per_request_over_pooled_upstreams() {
+    let ups = [upstream(0).await, upstream(1).await, upstream(2).await];
+    let fwd = standalone(&addrs(&ups), RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    let mut seen = Vec::new();
+    for i in 0..30 {
+        let req = get(&format!("/bucket/{i}?v=1"))
+            .header("connection", "keep-alive, x-drop")
+            .header("x-drop", "hop-by-hop")
+            .body(Full::default())
+            .expect("request");
+        let (resp, _) = send(&mut client, req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(header(&resp, "x-seen-xff"), "127.0.0.1");
+        assert_eq!(header(&resp, "x-seen-xfp"), "http");
+        assert_eq!(header(&resp, "x-seen-host"), "rgw.storage:7480");
+        assert_eq!(
+            header(&resp, "x-seen-drop"),
+            "none",
+            "a header named by Connection is hop-by-hop"
+        );
+        assert_eq!(header(&resp, "x-seen-path"), format!("/bucket/{i}?v=1"));
+        seen.push(header(&resp, "x-index").to_string());
+    }
+    let spread = tally(seen);
+    assert_eq!(
+        spread.values().copied().collect::<Vec<_>>(),
+        [10, 10, 10],
+        "{spread:?}"
+    );
+    let opened: usize = ups
+        .iter()
+        .map(|u| u.connections.load(Ordering::SeqCst))
+        .sum();
+    assert!(
+        opened <= 6,
+        "30 sequential requests opened {opened} upstream connections: keep-alive pool unused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2c_prior_knowledge_streams_are_routed_per_request() {
+    let ups = [upstream(0).await, upstream(1).await, upstream(2).await];
+    let fwd = standalone(&addrs(&ups), RR, &[]);
+    let s = TcpStream::connect(fwd.addr).await.expect("connect");
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(s))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(conn);
+    // Sequential streams on one connection: exactly round-robin.
+    let mut seen = Vec::new();
+    for i in 0..9 {
+        seen.push(h2_get(sender.clone(), i).await);
+    }
+    let spread = tally(seen);
+    assert_eq!(
+        spread.values().copied().collect::<Vec<_>>(),
+        [3, 3, 3],
+        "{spread:?}"
+    );
+    // Concurrent streams: every one answered, spread over the pool (router
+    // instances run in parallel, each with its own rotation).
+    let seen = futures_join((0..30).map(|i| h2_get(sender.clone(), i))).await;
+    assert_eq!(seen.len(), 30);
+    assert!(
+        tally(seen).len() >= 2,
+        "concurrent streams all went to one upstream"
+    );
+}
+
+async fn h2_get(
+    mut sender: hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    i: usize,
+) -> String {
+    let req = Request::get(format!("http://rgw.storage:7480/h2/{i}"))
+        .body(Full::<Bytes>::default())
+        .expect("request");
+    let resp = sender.send_request(req).await.expect("h2 response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["x-seen-host"], "rgw.storage:7480");
+    assert_eq!(resp.headers()["x-seen-path"], format!("/h2/{i}").as_str());
+    resp.headers()["x-index"]
+        .to_str()
+        .expect("index")
+        .to_string()
+}
+
+async fn futures_join<F: std::future::Future<Output = String> + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<String> {
+    let handles: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("request task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_router_sees_the_request_head() {
+    let ups = [upstream(0).await, upstream(1).await, upstream(2).await];
+    let wasm = guest("hostile_router");
+    let fwd = standalone(
+        &addrs(&ups),
+        "router: {plugin: router.wasm, config: {mode: header}}\n",
+        &[("router.wasm", &wasm)],
+    );
+    let mut client = h1(fwd.addr).await;
+    for want in [2, 0, 2, 1] {
+        let req = get("/k")
+            .header("x-upstream", want.to_string())
+            .body(Full::default())
+            .expect("request");
+        let (resp, _) = send(&mut client, req).await;
+        assert_eq!(header(&resp, "x-index"), want.to_string());
+    }
+    let (resp, body) = send(
+        &mut client,
+        get("/some/path?q").body(Full::default()).expect("request"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("no x-upstream in GET rgw.storage:7480/some/path?q"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_upstream_is_retried_on_another() {
+    let (a, b) = (upstream(0).await, upstream(1).await);
+    let dead = closed_port(1);
+    let fwd = standalone(&[dead, a.addr, b.addr], RR, &[]);
+    let mut failed = 0;
+    for i in 0..100 {
+        // A new client connection every time: nothing to hide behind.
+        let mut client = h1(fwd.addr).await;
+        let (resp, _) = send(
+            &mut client,
+            get(&format!("/{i}"))
+                .body(Full::default())
+                .expect("request"),
+        )
+        .await;
+        if resp.status() != StatusCode::OK {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 0, "requests failed while two upstreams were up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_reachable_upstream_answers_502_naming_the_endpoint() {
+    let fwd = standalone(&[closed_port(1), closed_port(2)], RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    let (resp, body) = send(
+        &mut client,
+        get("/").body(Full::default()).expect("request"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(String::from_utf8_lossy(&body).contains(URL));
+    // The client connection survives a 502.
+    let (resp, _) = send(
+        &mut client,
+        get("/again").body(Full::default()).expect("request"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_and_response_bodies_stream_through_unchanged() {
+    let up = upstream(0).await;
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    let payload: Vec<u8> = (0..4 << 20)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    let req = Request::post("/upload")
+        .header("host", "rgw.storage:7480")
+        .body(Full::new(Bytes::from(payload.clone())))
+        .expect("request");
+    let (resp, body) = send(&mut client, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        body.as_ref() == payload.as_slice(),
+        "4 MiB body came back altered ({} bytes)",
+        body.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_is_passed_through_as_a_byte_stream() {
+    let up = upstream(0).await;
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let tunnel = async {
+        let mut s = TcpStream::connect(fwd.addr).await.expect("connect");
+        s.write_all(b"GET /chat HTTP/1.1\r\nHost: rgw.storage:7480\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+            .await
+            .expect("write upgrade request");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            s.read_exact(&mut byte).await.expect("read 101 head");
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_lowercase();
+        assert!(head.starts_with("http/1.1 101"), "{head}");
+        assert!(head.contains("upgrade: echo"), "{head}");
+        for msg in [&b"ping"[..], b"a longer frame of bytes", b"\x00\xff\x10"] {
+            s.write_all(msg).await.expect("write through the tunnel");
+            let mut back = vec![0u8; msg.len()];
+            s.read_exact(&mut back)
+                .await
+                .expect("echo through the tunnel");
+            assert_eq!(back, msg);
+        }
+    };
+    tokio::time::timeout(DEADLINE, tunnel)
+        .await
+        .expect("the tunnel answers within the deadline");
+}
+
+fn addrs(ups: &[Upstream]) -> Vec<SocketAddr> {
+    ups.iter().map(|u| u.addr).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_answers_gets_a_504_after_the_response_timeout() {
+    // Accepts, reads, never answers.
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    let policy = format!("{RR}forwarding: {{responseTimeoutSeconds: 1}}\n");
+    let fwd = standalone(&[silent], &policy, &[]);
+    let mut client = h1(fwd.addr).await;
+    let (resp, body) = send(
+        &mut client,
+        get("/").body(Full::default()).expect("request"),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(String::from_utf8_lossy(&body).contains("sent no response"));
+}
