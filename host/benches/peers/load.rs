@@ -60,8 +60,18 @@ pub fn first_lines(out: impl Read + Send + 'static, n: usize, wait: Duration) ->
     lines
 }
 
-/// iperf3 single-stream throughput through `addr`, in Gbit/s.
+/// iperf3 single-stream throughput through `addr`, in Gbit/s. The server
+/// takes one test at a time and may still be closing the last one: a
+/// failed run is tried again once, after a pause.
 pub fn iperf3(addr: SocketAddr, seconds: u64) -> Result<f64, String> {
+    iperf3_once(addr, seconds).or_else(|e| {
+        eprintln!("{e}; trying again");
+        std::thread::sleep(Duration::from_secs(1));
+        iperf3_once(addr, seconds)
+    })
+}
+
+fn iperf3_once(addr: SocketAddr, seconds: u64) -> Result<f64, String> {
     let out = Command::new("iperf3")
         .args(["-c", &addr.ip().to_string(), "-p", &addr.port().to_string()])
         .args(["-t", &seconds.to_string(), "-J"])

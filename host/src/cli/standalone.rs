@@ -61,7 +61,7 @@ pub fn run(
         .enable_all()
         .build()?;
     tokio.block_on(async move {
-        let forwarder = Forwarder::new(listen, forward_metrics);
+        let forwarder = Forwarder::new(listen, forward_metrics)?;
         let failed = install(&live, &forwarder, first, &[]);
         forwarder.start_maintenance();
         let stop = CancellationToken::new();
