@@ -482,3 +482,114 @@ fn a_resync_that_changes_nothing_writes_nothing() {
             .any(|w| w == "patch services r1-apps/e1")
     });
 }
+
+/// URL port name -> forwarder port, from this account's upstream Services.
+fn allocation(c: &Cluster, op: &str, account: &str) -> std::collections::BTreeMap<String, u16> {
+    let out = c.kubectl(&[
+        "get", "svc", "-n", op, "-l", &format!("bindery.dev/account={account}"), "-o",
+        r#"jsonpath={range .items[*]}{.metadata.annotations.bindery\.dev/urls} {.spec.ports[0].targetPort}{"\n"}{end}"#,
+    ]);
+    out.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(url, port)| (url.to_string(), port.parse().expect("targetPort")))
+        .collect()
+}
+
+fn lease_holder(c: &Cluster, op: &str, account: &str) -> String {
+    c.get(
+        "lease",
+        op,
+        &format!("bindery-{account}"),
+        "{.spec.holderIdentity}",
+    )
+    .unwrap_or_default()
+}
+
+#[test]
+fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
+    let c = testenv();
+    let (op, apps) = ("l1-op", "l1-apps");
+    c.namespace(op);
+    c.namespace(apps);
+    let up = echo("l1").to_string();
+    let mut yaml = String::new();
+    for i in 0..6 {
+        yaml += &endpoint(
+            op,
+            &format!("e{i}"),
+            &format!("tcp://e{i}.l1-apps:{}", 7000 + i),
+            "l1",
+            &up,
+            "",
+        );
+    }
+    c.apply(&yaml);
+    let pol = policy("l1", 21600, "");
+    let mut first = Operator::start(c, "l1-0", &op_args(op, &pol, "127.0.2.1"));
+    for i in 0..6 {
+        wait_ready(c, op, &format!("e{i}"), "True Projected");
+    }
+    assert_eq!(lease_holder(c, op, "l1"), "l1-0");
+    let ports = allocation(c, op, "l1");
+    assert_eq!(ports.len(), 6);
+    let distinct: std::collections::BTreeSet<u16> = ports.values().copied().collect();
+    assert_eq!(distinct.len(), 6, "ports collide: {ports:?}");
+
+    // A second replica learns the ports from the Services and serves them,
+    // without writing anything.
+    let mut second = Operator::start(c, "l1-1", &op_args(op, &pol, "127.0.2.2"));
+    for port in ports.values() {
+        let addr = format!("127.0.2.2:{port}").parse().expect("addr");
+        wait_for(LIMIT, "the second replica to serve", || {
+            say(addr, "hi").is_ok_and(|r| r == "l1 hi")
+        });
+    }
+    assert_eq!(
+        second.metric("bindery_reconcile_applies_total"),
+        0.0,
+        "a follower wrote"
+    );
+
+    // The leader dies without releasing: the second takes over once the
+    // Lease expires, and new endpoints get new ports while old ones stay.
+    first.kill();
+    wait_for(LIMIT, "the second replica to take the Lease", || {
+        lease_holder(c, op, "l1") == "l1-1"
+    });
+    c.apply(&endpoint(op, "e6", "tcp://e6.l1-apps:7006", "l1", &up, ""));
+    wait_ready(c, op, "e6", "True Projected");
+    let after = allocation(c, op, "l1");
+    assert_eq!(after.len(), 7);
+    for (url, port) in &ports {
+        assert_eq!(after.get(url), Some(port), "{url} moved");
+    }
+    let distinct: std::collections::BTreeSet<u16> = after.values().copied().collect();
+    assert_eq!(distinct.len(), 7, "ports collide: {after:?}");
+
+    // Restarted, the first follows; a graceful stop of the leader releases
+    // the Lease and the first takes over; still no port moves.
+    let mut first = Operator::start(c, "l1-0", &op_args(op, &pol, "127.0.2.1"));
+    wait_for(LIMIT, "the restarted replica to be ready", || first.ready());
+    second.stop();
+    wait_for(LIMIT, "the first replica to take the Lease back", || {
+        lease_holder(c, op, "l1") == "l1-0"
+    });
+    c.kubectl(&["delete", "boundendpoint", "-n", op, "e0"]);
+    wait_for(LIMIT, "e0's Services to go", || {
+        allocation(c, op, "l1").len() == 6
+    });
+    let last = allocation(c, op, "l1");
+    for (url, port) in &last {
+        assert_eq!(after.get(url), Some(port), "{url} moved");
+    }
+    let e6 = after
+        .iter()
+        .find(|(u, _)| u.contains("e6"))
+        .map(|(_, p)| *p)
+        .expect("e6");
+    let addr = format!("127.0.2.1:{e6}").parse().expect("addr");
+    wait_for(LIMIT, "the first replica to serve e6", || {
+        say(addr, "x").is_ok_and(|r| r == "l1 x")
+    });
+    first.stop();
+}

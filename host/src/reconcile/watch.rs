@@ -6,12 +6,14 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
+use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
@@ -76,6 +78,41 @@ impl Stores {
     }
 }
 
+/// Watch retries: from 200 ms, doubling, at most 2 s apart, so a cache is
+/// current again within about 2 s of the apiserver coming back (kube's
+/// default grows to 30 s). Reset once a watch succeeds.
+#[derive(Clone, Debug)]
+pub struct Retry {
+    next: Duration,
+}
+
+impl Retry {
+    const FIRST: Duration = Duration::from_millis(200);
+    const MAX: Duration = Duration::from_secs(2);
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { next: Retry::FIRST }
+    }
+}
+
+impl Iterator for Retry {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (now * 2).min(Retry::MAX);
+        Some(now)
+    }
+}
+
+impl Backoff for Retry {
+    fn reset(&mut self) {
+        self.next = Retry::FIRST;
+    }
+}
+
 fn spawn<K>(
     what: &'static str,
     api: Api<K>,
@@ -87,7 +124,7 @@ where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
+    let stream = reflector::reflector(writer, watcher(api, config).backoff(Retry::default()));
     let trigger = trigger.clone();
     let stop = stop.clone();
     tokio::spawn(async move {
