@@ -483,18 +483,6 @@ fn a_resync_that_changes_nothing_writes_nothing() {
     });
 }
 
-/// URL port name -> forwarder port, from this account's upstream Services.
-fn allocation(c: &Cluster, op: &str, account: &str) -> std::collections::BTreeMap<String, u16> {
-    let out = c.kubectl(&[
-        "get", "svc", "-n", op, "-l", &format!("bindery.dev/account={account}"), "-o",
-        r#"jsonpath={range .items[*]}{.metadata.annotations.bindery\.dev/urls} {.spec.ports[0].targetPort}{"\n"}{end}"#,
-    ]);
-    out.lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(url, port)| (url.to_string(), port.parse().expect("targetPort")))
-        .collect()
-}
-
 fn lease_holder(c: &Cluster, op: &str, account: &str) -> String {
     c.get(
         "lease",
@@ -530,7 +518,7 @@ fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
         wait_ready(c, op, &format!("e{i}"), "True Projected");
     }
     assert_eq!(lease_holder(c, op, "l1"), "l1-0");
-    let ports = allocation(c, op, "l1");
+    let ports = c.allocation(op, "bindery.dev/account=l1");
     assert_eq!(ports.len(), 6);
     let distinct: std::collections::BTreeSet<u16> = ports.values().copied().collect();
     assert_eq!(distinct.len(), 6, "ports collide: {ports:?}");
@@ -558,7 +546,7 @@ fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
     });
     c.apply(&endpoint(op, "e6", "tcp://e6.l1-apps:7006", "l1", &up, ""));
     wait_ready(c, op, "e6", "True Projected");
-    let after = allocation(c, op, "l1");
+    let after = c.allocation(op, "bindery.dev/account=l1");
     assert_eq!(after.len(), 7);
     for (url, port) in &ports {
         assert_eq!(after.get(url), Some(port), "{url} moved");
@@ -576,9 +564,9 @@ fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
     });
     c.kubectl(&["delete", "boundendpoint", "-n", op, "e0"]);
     wait_for(LIMIT, "e0's Services to go", || {
-        allocation(c, op, "l1").len() == 6
+        c.allocation(op, "bindery.dev/account=l1").len() == 6
     });
-    let last = allocation(c, op, "l1");
+    let last = c.allocation(op, "bindery.dev/account=l1");
     for (url, port) in &last {
         assert_eq!(after.get(url), Some(port), "{url} moved");
     }
@@ -592,4 +580,91 @@ fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
         say(addr, "x").is_ok_and(|r| r == "l1 x")
     });
     first.stop();
+}
+
+fn policy_configmap(ns: &str, policy: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "bindery-policy", "namespace": ns},
+        "data": {"policy.yaml": policy},
+    })
+    .to_string()
+}
+
+#[test]
+fn a_watched_configmap_policy_is_reloaded_and_a_bad_one_reported() {
+    let c = testenv();
+    let (op, apps) = ("w1-op", "w1-apps");
+    c.namespace(op);
+    c.namespace(apps);
+    let base = "account: w1\nports: {first: 21700, last: 21799}\n";
+    c.apply(&policy_configmap(
+        op,
+        &format!("{base}endpointSelectors: [\"endpoint.labels.tier == 'gold'\"]\n"),
+    ));
+    let up = echo("w1").to_string();
+    c.apply(
+        &(endpoint(op, "gold", "tcp://gold.w1-apps:80", "w1", &up, "tier: gold")
+            + &endpoint(
+                op,
+                "silver",
+                "tcp://silver.w1-apps:80",
+                "w1",
+                &up,
+                "tier: silver",
+            )),
+    );
+    let operator = Operator::start(
+        c,
+        "w1-0",
+        &[
+            "--operator-namespace",
+            op,
+            "--watch-configmap",
+            "bindery-policy",
+            "--listen",
+            "127.0.2.3",
+            "--resync-seconds",
+            "2",
+            "--lease-seconds",
+            "3",
+        ],
+    );
+    wait_ready(c, op, "gold", "True Projected");
+    wait_ready(c, op, "silver", "False NotSelected");
+
+    c.apply(&policy_configmap(
+        op,
+        &format!("{base}endpointSelectors: [\"true\"]\n"),
+    ));
+    wait_ready(c, op, "silver", "True Projected");
+    assert_eq!(operator.metric("bindery_reload_failed_total"), 0.0);
+
+    c.apply(&policy_configmap(op, "account: [w1\n"));
+    wait_for(LIMIT, "the failed reload to be counted", || {
+        operator.metric("bindery_reload_failed_total") >= 1.0
+    });
+    let events = c.kubectl(&[
+        "get",
+        "events.events.k8s.io",
+        "-n",
+        op,
+        "-o",
+        "jsonpath={range .items[*]}{.reason} {.regarding.kind}/{.regarding.name}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        events
+            .lines()
+            .any(|l| l == "ReloadFailed ConfigMap/bindery-policy"),
+        "{events}"
+    );
+    // The previous policy stays in effect.
+    let passes = operator.metric("bindery_reconcile_passes_total");
+    wait_for(LIMIT, "two more passes", || {
+        operator.metric("bindery_reconcile_passes_total") >= passes + 2.0
+    });
+    assert_eq!(ready(c, op, "gold"), "True Projected");
+    assert_eq!(ready(c, op, "silver"), "True Projected");
+    assert_eq!(c.services(apps, "bindery.dev/account=w1").len(), 2);
 }

@@ -72,12 +72,13 @@ fn an_apiserver_outage_converges_without_orphans_or_duplicates_and_keeps_serving
         s == ["kept", "old"]
     });
     let port = |name: &str| -> u16 {
-        let out = c.kubectl(&["get", "svc", "-n", op, "-l", &format!("bindery.dev/upstream"), "-o",
-            r#"jsonpath={range .items[*]}{.metadata.annotations.bindery\.dev/urls} {.spec.ports[0].targetPort}{"\n"}{end}"#]);
-        out.lines()
-            .find(|l| l.contains(&format!("//{name}.")))
-            .and_then(|l| l.split_once(' '))
-            .and_then(|(_, p)| p.parse().ok())
+        let ports = c.allocation(op, managed);
+        ports
+            .get(&format!(
+                "tcp://{name}.{apps}:{}",
+                if name == "kept" { 80 } else { 82 }
+            ))
+            .copied()
             .unwrap_or(0)
     };
     let kept_port = port("kept");

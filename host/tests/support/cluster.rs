@@ -131,6 +131,25 @@ impl Cluster {
         out.split_whitespace().map(str::to_string).collect()
     }
 
+    /// URL -> forwarder port, from the upstream Services in `op` matching
+    /// `selector` (their `bindery.dev/urls` annotation and target port).
+    pub fn allocation(&self, op: &str, selector: &str) -> std::collections::BTreeMap<String, u16> {
+        let out = self.kubectl(&[
+            "get",
+            "svc",
+            "-n",
+            op,
+            "-l",
+            selector,
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.annotations.bindery\.dev/urls} {.spec.ports[0].targetPort}{"\n"}{end}"#,
+        ]);
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(url, port)| (url.to_string(), port.parse().expect("targetPort")))
+            .collect()
+    }
+
     /// The audit log's lines so far.
     pub fn audit_len(&self) -> usize {
         std::fs::read_to_string(self.dir.join("audit.log"))
