@@ -15,6 +15,15 @@ fn testenv() -> &'static Cluster {
     cluster("reconcile")
 }
 
+/// The cluster with a test's operator and apps namespaces, and an echo
+/// upstream answering `<prefix> <line>`.
+fn setup(prefix: &str, op: &str, apps: &str) -> (&'static Cluster, String) {
+    let c = testenv();
+    c.namespace(op);
+    c.namespace(apps);
+    (c, echo(prefix).to_string())
+}
+
 /// A policy directory: `account` and a forwarder port range of its own.
 fn policy(account: &str, first: u16, extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -69,11 +78,8 @@ fn op_args<'a>(ns: &'a str, policy: &'a tempfile::TempDir, listen: &'a str) -> V
 
 #[test]
 fn projects_both_services_serves_them_and_kubectl_shows_ready() {
-    let c = testenv();
     let (op, apps) = ("p1-op", "p1-apps");
-    c.namespace(op);
-    c.namespace(apps);
-    let up = echo("p1");
+    let (c, up) = setup("p1", op, apps);
     c.apply(&endpoint(
         op,
         "web",
@@ -197,10 +203,7 @@ fn a_service_not_ours_is_never_touched_and_reported_as_a_conflict() {
         conflict("theirs")
     );
     // Several passes later neither Service changed.
-    let passes = operator.metric("bindery_reconcile_passes_total");
-    wait_for(LIMIT, "two more passes", || {
-        operator.metric("bindery_reconcile_passes_total") >= passes + 2.0
-    });
+    operator.wait_passes(2);
     assert_eq!(before("mine"), rv_mine);
     assert_eq!(before("theirs"), rv_theirs);
     assert_eq!(
@@ -274,11 +277,8 @@ fn a_missing_namespace_is_a_condition_until_it_appears() {
 
 #[test]
 fn orphans_are_deleted_both_services_idempotently() {
-    let c = testenv();
     let (op, apps) = ("o1-op", "o1-apps");
-    c.namespace(op);
-    c.namespace(apps);
-    let up = echo("o1").to_string();
+    let (c, up) = setup("o1", op, apps);
     let all = endpoint(
         op,
         "gone",
@@ -347,10 +347,7 @@ fn orphans_are_deleted_both_services_idempotently() {
     wait_ready(c, op, "unselected", "False NotSelected");
     assert_eq!(ready(c, op, "stays"), "True Projected");
     // The object of another account is not ours to describe any more.
-    let passes = operator.metric("bindery_reconcile_passes_total");
-    wait_for(LIMIT, "two more passes", || {
-        operator.metric("bindery_reconcile_passes_total") >= passes + 2.0
-    });
+    operator.wait_passes(2);
     assert_eq!(
         ready(c, op, "moved"),
         "True Projected",
@@ -362,11 +359,8 @@ fn orphans_are_deleted_both_services_idempotently() {
 
 #[test]
 fn two_accounts_in_one_cluster_never_touch_each_others_services() {
-    let c = testenv();
     let (op, apps) = ("a2-op", "a2-apps");
-    c.namespace(op);
-    c.namespace(apps);
-    let up = echo("a2").to_string();
+    let (c, up) = setup("a2", op, apps);
     c.apply(
         &(endpoint(op, "red", "tcp://red.a2-apps:80", "red", &up, "")
             + &endpoint(op, "blue", "tcp://blue.a2-apps:80", "blue", &up, "")
@@ -403,10 +397,7 @@ fn two_accounts_in_one_cluster_never_touch_each_others_services() {
     red.kill();
     let rv = c.get("svc", apps, "red", "{.metadata.resourceVersion}");
     c.kubectl(&["delete", "boundendpoint", "-n", op, "red"]);
-    let passes = blue.metric("bindery_reconcile_passes_total");
-    wait_for(LIMIT, "two more passes of blue", || {
-        blue.metric("bindery_reconcile_passes_total") >= passes + 2.0
-    });
+    blue.wait_passes(2);
     assert_eq!(c.get("svc", apps, "red", "{.metadata.resourceVersion}"), rv);
     assert_eq!(ready(c, op, "blue"), "True Projected");
     assert_eq!(ready(c, op, "same-blue"), "False Conflict");
@@ -414,14 +405,11 @@ fn two_accounts_in_one_cluster_never_touch_each_others_services() {
 
 #[test]
 fn a_resync_that_changes_nothing_writes_nothing() {
-    let c = testenv();
     let (op, apps) = ("r1-op", "r1-apps");
-    c.namespace(op);
-    c.namespace(apps);
+    let (c, up) = setup("r1", op, apps);
     c.apply(&format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: taken, namespace: {apps}}}\nspec: {{type: ExternalName, externalName: example.org}}\n"
     ));
-    let up = echo("r1").to_string();
     let mut yaml = String::new();
     for i in 0..20 {
         yaml += &endpoint(
@@ -464,11 +452,8 @@ fn a_resync_that_changes_nothing_writes_nothing() {
     // Let the watch events of the last writes settle, then count.
     std::thread::sleep(Duration::from_secs(3));
     let from = c.audit_len();
-    let passes = operator.metric("bindery_reconcile_passes_total");
     let applies = operator.metric("bindery_reconcile_applies_total");
-    wait_for(LIMIT, "three resync passes", || {
-        operator.metric("bindery_reconcile_passes_total") >= passes + 3.0
-    });
+    operator.wait_passes(3);
     let writes = c.bindery_writes(from, &[op, apps, "r1-none"]);
     assert!(writes.is_empty(), "a no-op resync wrote: {writes:#?}");
     assert_eq!(operator.metric("bindery_reconcile_applies_total"), applies);
@@ -495,11 +480,8 @@ fn lease_holder(c: &Cluster, op: &str, account: &str) -> String {
 
 #[test]
 fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
-    let c = testenv();
     let (op, apps) = ("l1-op", "l1-apps");
-    c.namespace(op);
-    c.namespace(apps);
-    let up = echo("l1").to_string();
+    let (c, up) = setup("l1", op, apps);
     let mut yaml = String::new();
     for i in 0..6 {
         yaml += &endpoint(
@@ -594,16 +576,13 @@ fn policy_configmap(ns: &str, policy: &str) -> String {
 
 #[test]
 fn a_watched_configmap_policy_is_reloaded_and_a_bad_one_reported() {
-    let c = testenv();
     let (op, apps) = ("w1-op", "w1-apps");
-    c.namespace(op);
-    c.namespace(apps);
+    let (c, up) = setup("w1", op, apps);
     let base = "account: w1\nports: {first: 21700, last: 21799}\n";
     c.apply(&policy_configmap(
         op,
         &format!("{base}endpointSelectors: [\"endpoint.labels.tier == 'gold'\"]\n"),
     ));
-    let up = echo("w1").to_string();
     c.apply(
         &(endpoint(op, "gold", "tcp://gold.w1-apps:80", "w1", &up, "tier: gold")
             + &endpoint(
@@ -660,10 +639,7 @@ fn a_watched_configmap_policy_is_reloaded_and_a_bad_one_reported() {
         "{events}"
     );
     // The previous policy stays in effect.
-    let passes = operator.metric("bindery_reconcile_passes_total");
-    wait_for(LIMIT, "two more passes", || {
-        operator.metric("bindery_reconcile_passes_total") >= passes + 2.0
-    });
+    operator.wait_passes(2);
     assert_eq!(ready(c, op, "gold"), "True Projected");
     assert_eq!(ready(c, op, "silver"), "True Projected");
     assert_eq!(c.services(apps, "bindery.dev/account=w1").len(), 2);

@@ -52,3 +52,12 @@ pub use metrics::ReconcileMetrics;
 pub use operator::{Options, RunError, run};
 pub use pass::{Pass, reconcile};
 pub use world::{PolicyGeneration, World};
+
+#[cfg(test)]
+mod allocations_tests;
+#[cfg(test)]
+mod configmaps_tests;
+#[cfg(test)]
+mod diff_tests;
+#[cfg(test)]
+mod status_tests;

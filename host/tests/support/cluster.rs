@@ -263,6 +263,15 @@ impl Operator {
             .unwrap_or(0.0)
     }
 
+    /// Wait until `n` more whole-catalog passes have run.
+    pub fn wait_passes(&self, n: u32) {
+        let name = "bindery_reconcile_passes_total";
+        let target = self.metric(name) + f64::from(n);
+        wait_for(Duration::from_secs(30), &format!("{n} more passes"), || {
+            self.metric(name) >= target
+        });
+    }
+
     pub fn ready(&self) -> bool {
         http_get(self.admin, "/readyz").is_ok_and(|b| b.starts_with("ok"))
     }
