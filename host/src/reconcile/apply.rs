@@ -84,6 +84,11 @@ async fn apply_one(
     ns_exists: bool,
 ) -> Result<Applied, ReconcileError> {
     let (ns, name) = key(svc);
+    if !ctx.leader.is_leader() {
+        return Ok(Applied::Failed(
+            "this replica lost the Lease during the pass".to_string(),
+        ));
+    }
     if !ns_exists {
         return Ok(Applied::NamespaceMissing);
     }

@@ -46,6 +46,9 @@ pub async fn delete_orphans(
 
 async fn delete(ctx: &Context, svc: &Service) -> Result<bool, ReconcileError> {
     let (ns, name) = key(svc);
+    if !ctx.leader.is_leader() {
+        return Ok(false);
+    }
     let service = format!("{ns}/{name}");
     let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
     let params = DeleteParams {

@@ -88,7 +88,7 @@ pub async fn keep(
     let api: Api<ConfigMap> = Api::namespaced(client, namespace);
     let stream = reflector::reflector(
         writer,
-        watcher(api, watcher::Config::default()).backoff(super::watch::Retry::default()),
+        watcher(api, watcher::Config::default()).backoff(super::retry::Retry::default()),
     );
     let (first_tx, first_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {

@@ -32,7 +32,9 @@ pub enum ReconcileError {
     Status { object: String, source: kube::Error },
     #[error("Lease {lease}: {source}; this replica does not reconcile until it holds the lease")]
     Lease { lease: String, source: kube::Error },
-    #[error("watching {what} failed: {source}; retrying with backoff")]
+    #[error(
+        "watching {what} failed: {source}; retrying (is the CRD installed: `bindery crd | kubectl apply -f -`? may the operator list and watch {what}?)"
+    )]
     Watch {
         what: &'static str,
         source: watcher::Error,

@@ -25,6 +25,19 @@ impl Events {
         }
     }
 
+    /// Whether this is news about `subject` (not what was said last); logs
+    /// it when it is.
+    pub fn news(&self, subject: &str, reason: &str, note: &str) -> bool {
+        let said = (reason.to_string(), note.to_string());
+        let mut map = self.said.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(subject) == Some(&said) {
+            return false;
+        }
+        tracing::warn!(%subject, reason, note, "not projected");
+        map.insert(subject.to_string(), said);
+        true
+    }
+
     /// A Warning about `subject` (an entry id or a file), regarding
     /// `regarding`, unless the same reason and message were said last.
     pub async fn warn(
@@ -34,13 +47,8 @@ impl Events {
         reason: &str,
         note: String,
     ) {
-        let said = (reason.to_string(), note.clone());
-        {
-            let mut map = self.said.lock().unwrap_or_else(|p| p.into_inner());
-            if map.get(subject) == Some(&said) {
-                return;
-            }
-            map.insert(subject.to_string(), said);
+        if !self.news(subject, reason, &note) {
+            return;
         }
         let event = Event {
             type_: EventType::Warning,

@@ -19,10 +19,10 @@
 //! - [`report`]: statuses written and Events published when they change;
 //! - [`events`]: Events, once per change of a problem;
 //! - [`lease`]: one leader at a time;
-//! - [`watch`]: the reflectors and the trigger;
+//! - [`watch`]: the reflectors and the trigger; [`retry`]: their backoff;
 //! - [`configmaps`]: `--watch-configmap` materialized for the reload;
 //! - [`inputs`]: policy and catalog file, reloaded on change;
-//! - [`run_loop`], [`operator`]: `bindery run`;
+//! - [`run_loop`], [`operator`], [`options`]: `bindery run`;
 //! - [`metrics`], [`error`].
 pub mod allocations;
 pub mod apply;
@@ -36,9 +36,11 @@ pub mod inputs;
 pub mod lease;
 pub mod metrics;
 pub mod operator;
+pub mod options;
 pub mod owned;
 pub mod pass;
 pub mod report;
+pub mod retry;
 pub mod run_loop;
 pub mod status;
 pub mod verdict;

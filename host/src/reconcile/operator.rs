@@ -1,9 +1,7 @@
 //! `bindery run`: the watches, the Lease, the pass loop, the forwarder and
 //! the admin server of one operator replica, stopped by a token.
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -12,51 +10,13 @@ use super::context::Context;
 use super::inputs::Inputs;
 use super::lease::Leadership;
 use super::metrics::ReconcileMetrics;
+pub use super::options::{Options, RunError};
 use super::watch::Stores;
 use crate::admin::{self, Admin};
 use crate::forward::Forwarder;
 use crate::live::Live;
 use crate::metrics::ProcessMetrics;
 use crate::plugin::{Runtime, RuntimeOptions};
-
-/// How an operator replica runs.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub policy: Option<PathBuf>,
-    pub operator_namespace: String,
-    pub catalog: Option<PathBuf>,
-    pub catalog_namespace: String,
-    pub listen: IpAddr,
-    pub admin: SocketAddr,
-    pub watch_configmaps: Vec<String>,
-    /// A pass at least this often, whatever the watches say.
-    pub resync: Duration,
-    pub lease_duration: Duration,
-    /// Lease holder identity: the pod name, else the host name.
-    pub identity: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("the policy did not load at start: {}", .0.join("; "))]
-    Policy(Vec<String>),
-    #[error("the catalog file did not load at start: {0}")]
-    Catalog(String),
-    #[error("plugin runtime: {0}")]
-    Runtime(String),
-    #[error("cannot serve the admin endpoint on {addr}: {source}; use --admin with a free address")]
-    Admin {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot create the ConfigMap directory {path}: {source}")]
-    ConfigMapDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Watch(#[from] crate::live::watch::WatchError),
-}
 
 /// Run until `stop`, then release the Lease and drain the forwarder.
 pub async fn run(

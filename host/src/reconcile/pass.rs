@@ -11,7 +11,7 @@ use super::apply::{Applied, Key, apply_all, key};
 use super::cleanup::delete_orphans;
 use super::context::Context;
 use super::error::ReconcileError;
-use super::verdict::{Verdict, verdicts};
+use super::verdict::verdicts;
 use super::world::World;
 use crate::pipeline::Outcome;
 use crate::project::{LABEL_UPSTREAM, Projection, services};
@@ -24,7 +24,6 @@ pub struct Pass {
     pub confirmed: Vec<Projection>,
     /// Whether this replica held the lease and wrote.
     pub leader: bool,
-    pub verdicts: HashMap<String, Verdict>,
     pub errors: Vec<ReconcileError>,
 }
 
@@ -55,7 +54,6 @@ pub async fn reconcile(ctx: &Context, world: &World) -> Pass {
         .cloned()
         .collect();
     let mut pass = Pass {
-        verdicts: HashMap::new(),
         outcome,
         confirmed,
         leader,
@@ -65,8 +63,8 @@ pub async fn reconcile(ctx: &Context, world: &World) -> Pass {
         let desired = Desired::new(ctx, world, &pass.outcome);
         let states = desired.apply(ctx, world, &mut pass.errors).await;
         desired.cleanup(ctx, world, &mut pass.errors).await;
-        pass.verdicts = verdicts(&pass.outcome, ns, &states);
-        super::report::statuses(ctx, world, &pass.verdicts, &mut pass.errors).await;
+        let verdicts = verdicts(&pass.outcome, ns, &states);
+        super::report::statuses(ctx, world, &verdicts, &mut pass.errors).await;
         ctx.remember(
             pass.outcome
                 .projections
@@ -74,8 +72,6 @@ pub async fn reconcile(ctx: &Context, world: &World) -> Pass {
                 .map(|p| (p.key.id(), p.port))
                 .collect(),
         );
-    } else {
-        pass.verdicts = verdicts(&pass.outcome, ns, &HashMap::new());
     }
     if !pass.errors.is_empty() {
         ctx.metrics.failed.inc();

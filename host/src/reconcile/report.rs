@@ -1,6 +1,8 @@
 //! Telling users: the status of every `BoundEndpoint` of this account and a
 //! Warning Event when an entry's problem appears or changes. Entries of the
-//! catalog file have no object; their Events regard the target Service.
+//! catalog file have no object; their Events regard the upstream Service's
+//! name in the operator namespace (which exists, unlike perhaps the
+//! target's namespace).
 use std::collections::HashMap;
 
 use futures::StreamExt;
@@ -50,10 +52,17 @@ pub async fn statuses(
         .await;
     errors.extend(results.into_iter().filter_map(Result::err));
     for e in &world.file {
-        if let Some(Verdict::Blocked { target, .. }) = verdicts.get(&e.id) {
-            let (ns, name) = target.split_once('/').unwrap_or_default();
-            let regarding = reference("v1", "Service", ns, name, None);
-            event(ctx, &e.id, &verdicts[&e.id], &regarding).await;
+        match verdicts.get(&e.id) {
+            Some(v @ Verdict::Blocked { upstream, .. }) => {
+                let (ns, name) = upstream.split_once('/').unwrap_or_default();
+                let regarding = reference("v1", "Service", ns, name, None);
+                event(ctx, &e.id, v, &regarding).await;
+            }
+            // No object to regard: the log says it, once per change.
+            Some(Verdict::Rejected { kind, message }) if kind.is_error() => {
+                ctx.events.news(&e.id, kind.reason(), message);
+            }
+            _ => ctx.events.forget(&e.id),
         }
     }
 }

@@ -104,7 +104,7 @@ pub async fn write(
     object: &BoundEndpoint,
     status: BoundEndpointStatus,
 ) -> Result<bool, ReconcileError> {
-    if object.status.as_ref() == Some(&status) {
+    if object.status.as_ref() == Some(&status) || !ctx.leader.is_leader() {
         return Ok(false);
     }
     let ns = object.metadata.namespace.clone().unwrap_or_default();

@@ -6,14 +6,12 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use kube::Resource;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
@@ -21,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::error::ReconcileError;
 use super::owned;
+use super::retry::Retry;
 use crate::catalog::BoundEndpoint;
 
 /// The caches.
@@ -75,41 +74,6 @@ impl Stores {
             .filter(|n| n.metadata.deletion_timestamp.is_none())
             .filter_map(|n| n.metadata.name.clone())
             .collect()
-    }
-}
-
-/// Watch retries: from 200 ms, doubling, at most 2 s apart, so a cache is
-/// current again within about 2 s of the apiserver coming back (kube's
-/// default grows to 30 s). Reset once a watch succeeds.
-#[derive(Clone, Debug)]
-pub struct Retry {
-    next: Duration,
-}
-
-impl Retry {
-    const FIRST: Duration = Duration::from_millis(200);
-    const MAX: Duration = Duration::from_secs(2);
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry { next: Retry::FIRST }
-    }
-}
-
-impl Iterator for Retry {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let now = self.next;
-        self.next = (now * 2).min(Retry::MAX);
-        Some(now)
-    }
-}
-
-impl Backoff for Retry {
-    fn reset(&mut self) {
-        self.next = Retry::FIRST;
     }
 }
 
