@@ -73,7 +73,9 @@ pub async fn passes(
         }
         tokio::select! {
             _ = stop.cancelled() => return,
-            change = inputs.changes.next(), if watching => match change {
+            // `first` is cancel-safe: a resync or watch event winning the
+            // select never loses a file change.
+            change = inputs.changes.first(), if watching => match inputs.changes.settle().await.and(change) {
                 Some(()) => inputs.reload(ctx).await,
                 None => {
                     tracing::warn!("file watch ended; the policy and catalog file are no longer reloaded");
