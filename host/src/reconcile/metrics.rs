@@ -51,7 +51,7 @@ impl ReconcileMetrics {
         r.register("deletes", "Orphaned Services deleted", self.deletes.clone());
         r.register(
             "conflicts",
-            "Services in the way that Bindery does not own (left untouched)",
+            "Services found in the way on a pass that Bindery does not own (left untouched)",
             self.conflicts.clone(),
         );
         r.register(
