@@ -61,19 +61,8 @@ impl Inputs {
             file,
             changes,
             live,
-            regarding: None,
+            regarding: regarding(options),
         })
-    }
-
-    /// Reload failures regard the first watched ConfigMap, else this pod.
-    pub fn events_regarding(&mut self, options: &Options) {
-        let ns = &options.operator_namespace;
-        self.regarding = match options.watch_configmaps.first() {
-            Some(name) => Some(reference("v1", "ConfigMap", ns, name, None)),
-            None => std::env::var("POD_NAME")
-                .ok()
-                .map(|pod| reference("v1", "Pod", ns, &pod, None)),
-        };
     }
 
     /// Reload what changed; on failure keep the previous and report.
@@ -113,5 +102,16 @@ impl Inputs {
                 .await;
         }
         self.live.failed(errors);
+    }
+}
+
+/// Reload failures regard the first watched ConfigMap, else this pod.
+fn regarding(options: &Options) -> Option<ObjectReference> {
+    let ns = &options.operator_namespace;
+    match options.watch_configmaps.first() {
+        Some(name) => Some(reference("v1", "ConfigMap", ns, name, None)),
+        None => std::env::var("POD_NAME")
+            .ok()
+            .map(|pod| reference("v1", "Pod", ns, &pod, None)),
     }
 }

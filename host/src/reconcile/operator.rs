@@ -54,7 +54,6 @@ pub async fn run(
         leader.clone(),
         metrics,
     );
-    inputs.events_regarding(&options);
     let stores = Stores::start(
         &client,
         &options.catalog_namespace,
