@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use bindery::metrics::PluginMetrics;
 use bindery::plugin::{Runtime, RuntimeOptions};
 
+pub mod cluster;
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
