@@ -22,6 +22,8 @@ const HELM_VERSION: &str = "v3.21.4";
 const HELM_K8S_MINOR: &str = "36";
 /// What `helm template` renders for (the chart needs at least 1.27).
 const KUBE_VERSION: &str = "1.33.0";
+/// The kubectl built when the machine has none recent enough: testenv's.
+const TESTENV_KUBE: &str = "v1.33.13";
 
 const CHART: &str = "deploy/helm/bindery";
 const KUSTOMIZE: &str = "deploy/kustomize";
@@ -110,8 +112,41 @@ fn helm() -> Command {
     cmd
 }
 
+/// kubectl 1.27 or later (kustomize v5: `labels`, component-free bases):
+/// the machine's, else one built with Go by `testenv/build-kube-apiserver`
+/// into `~/.cache/bindery-tools/kubectl-<testenv's version>`.
 fn kubectl() -> Command {
-    let mut cmd = Command::new("kubectl");
+    static KUBECTL: OnceLock<PathBuf> = OnceLock::new();
+    let path = KUBECTL.get_or_init(|| {
+        let minor = Command::new("kubectl")
+            .args(["version", "--client", "-o", "json"])
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
+            .and_then(|v| {
+                let minor = v["clientVersion"]["minor"].as_str()?.trim_end_matches('+');
+                minor.parse::<u32>().ok()
+            });
+        if minor.is_some_and(|m| m >= 27) {
+            return PathBuf::from("kubectl");
+        }
+        let home = std::env::var_os("HOME").expect("HOME is set");
+        let bin = Path::new(&home).join(format!(".cache/bindery-tools/kubectl-{TESTENV_KUBE}"));
+        if !bin.exists() {
+            eprintln!(
+                "kubectl on PATH is missing or older than 1.27 ({minor:?}): building {}",
+                bin.display()
+            );
+            run_ok(
+                Command::new(repo_root().join("testenv/build-kube-apiserver"))
+                    .arg(&bin)
+                    .arg("kubectl")
+                    .env("BINDERY_TESTENV_KUBE_VERSION", TESTENV_KUBE),
+            );
+        }
+        bin
+    });
+    let mut cmd = Command::new(path);
     cmd.current_dir(repo_root());
     cmd
 }
