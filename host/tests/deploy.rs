@@ -625,20 +625,37 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
         &[strs(&custom.args), vec!["--include-crds"]].concat(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let chart = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(chart.path(), &out.stdout).unwrap();
-    let chart = chart.path().to_str().unwrap().to_string();
+    let rendered = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(rendered.path(), &out.stdout).unwrap();
+    let chart = rendered.path().to_str().unwrap();
 
     let env = Testenv::start();
-    env.ok(&["apply", "-k", KUSTOMIZE]);
-    env.ok(&["create", "namespace", "team-b"]);
-    env.ok(&[
-        "apply",
-        "--server-side",
-        "--field-manager=helm-render",
-        "-f",
-        &chart,
-    ]);
+    // The pod templates meet the "restricted" Pod Security Standard: both
+    // namespaces are labelled to warn, and the apiserver warns on create
+    // about a template that would not.
+    let team_b = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        team_b.path(),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-b\n  labels:\n    \
+         pod-security.kubernetes.io/warn: restricted\n",
+    )
+    .unwrap();
+    for apply in [
+        &["apply", "-k", KUSTOMIZE][..],
+        &["apply", "-f", team_b.path().to_str().unwrap()],
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=helm-render",
+            "-f",
+            chart,
+        ],
+    ] {
+        let out = env.kubectl().args(apply).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{apply:?}: {stderr}");
+        assert!(!stderr.contains("PodSecurity"), "{apply:?}: {stderr}");
+    }
     env.ok(&[
         "wait",
         "--for=condition=Established",
