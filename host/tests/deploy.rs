@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use k8s_openapi::ByteString;
 use serde_json::Value;
 use support::{bindery, repo_root};
 
@@ -198,23 +199,19 @@ fn write_configmaps(maps: &[&Value], dir: &Path) {
     }
 }
 
+/// base64 as Kubernetes writes it (`binaryData`), by k8s-openapi's own
+/// ByteString.
 fn base64_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=') {
-        let v = ALPHABET
-            .iter()
-            .position(|&a| a == c)
-            .unwrap_or_else(|| panic!("{c:?} is not base64")) as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
+    serde_json::from_value::<ByteString>(Value::String(s.to_string()))
+        .unwrap_or_else(|e| panic!("not base64: {e}"))
+        .0
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    match serde_json::to_value(ByteString(bytes.to_vec())) {
+        Ok(Value::String(s)) => s,
+        other => panic!("ByteString serialized as {other:?}"),
     }
-    out
 }
 
 /// Values with the comma-laden selectors, a naming config and a router
@@ -536,9 +533,10 @@ struct Testenv {
 }
 
 impl Testenv {
-    fn start() -> Testenv {
+    /// One per test: `name` keeps the tests of this process apart.
+    fn start(name: &str) -> Testenv {
         let dir =
-            std::env::temp_dir().join(format!("bindery-deploy-testenv-{}", std::process::id()));
+            std::env::temp_dir().join(format!("bindery-deploy-{name}-{}", std::process::id()));
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)
             .output()
@@ -629,7 +627,7 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
     std::fs::write(rendered.path(), &out.stdout).unwrap();
     let chart = rendered.path().to_str().unwrap();
 
-    let env = Testenv::start();
+    let env = Testenv::start("renders");
     // The pod templates meet the "restricted" Pod Security Standard: both
     // namespaces are labelled to warn, and the apiserver warns on create
     // about a template that would not.
@@ -845,4 +843,79 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
             text(&denied.stderr)
         );
     }
+}
+
+/// `helm install` and `helm upgrade` against the apiserver: a raw plugin
+/// from `--set-file` arrives intact, `--reuse-values` (whose stored JSON
+/// mangles binary) is refused with a way out rather than shipping a broken
+/// component, and `plugins.base64` survives it byte for byte.
+#[test]
+fn helm_upgrades_keep_plugin_bytes_or_refuse() {
+    let (_, router) = bindery::plugin::builtin::get("weighted").expect("a built-in router");
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("router.wasm");
+    std::fs::write(&raw, router).unwrap();
+    let b64 = dir.path().join("router.wasm.b64");
+    let encoded = base64_encode(router);
+    // Wrapped at 76 columns, as `base64` writes it by default.
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    std::fs::write(&b64, wrapped.join("\n") + "\n").unwrap();
+
+    let env = Testenv::start("upgrades");
+    let helm_in = |args: &[&str]| {
+        let mut cmd = helm();
+        cmd.env("KUBECONFIG", &env.kubeconfig).args(args).args([
+            "bindery-c",
+            CHART,
+            "-n",
+            "team-c",
+            "--set",
+            "policy.account=c",
+        ]);
+        cmd.output().expect("running helm")
+    };
+    let stored = || {
+        let map = env.json(&["get", "-n", "team-c", "configmap", "bindery-c-plugins"]);
+        base64_decode(
+            map["binaryData"]["router.wasm"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+    };
+    let set_raw = format!("plugins.files.router\\.wasm={}", raw.display());
+    let set_b64 = format!("plugins.base64.router\\.wasm={}", b64.display());
+
+    let out = helm_in(&["install", "--create-namespace", "--set-file", &set_raw]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stored() == router,
+        "helm install changed the plugin's bytes"
+    );
+
+    let out = helm_in(&["upgrade", "--reuse-values", "--set", "replicaCount=3"]);
+    assert!(
+        !out.status.success(),
+        "--reuse-values of a binary value went through"
+    );
+    assert!(
+        text(&out.stderr).contains("plugins.base64"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(stored() == router, "a refused upgrade changed the plugin");
+
+    let out = helm_in(&["upgrade", "--reset-values", "--set-file", &set_b64]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = helm_in(&["upgrade", "--reuse-values", "--set", "replicaCount=3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stored() == router,
+        "plugins.base64 did not survive --reuse-values"
+    );
+    let deployment = env.json(&["get", "-n", "team-c", "deployment", "bindery-c"]);
+    assert_eq!(deployment["spec"]["replicas"], 3);
 }
