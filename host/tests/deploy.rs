@@ -113,7 +113,7 @@ fn helm() -> Command {
     cmd
 }
 
-/// kubectl 1.27 or later (kustomize v5: `labels`, component-free bases):
+/// kubectl 1.27 or later (its kustomize v5 knows the base's `labels` field):
 /// the machine's, else one built with Go by `testenv/build-kube-apiserver`
 /// into `~/.cache/bindery-tools/kubectl-<testenv's version>`.
 fn kubectl() -> Command {
@@ -537,10 +537,15 @@ impl Testenv {
     fn start(name: &str) -> Testenv {
         let dir =
             std::env::temp_dir().join(format!("bindery-deploy-{name}-{}", std::process::id()));
+        // One start at a time: on a fresh machine the first builds
+        // kube-apiserver, and the next then finds it cached.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)
             .output()
             .expect("running testenv/start");
+        drop(starting);
         let env = Testenv {
             dir,
             kubeconfig: PathBuf::from(text(&out.stdout).lines().last().unwrap_or_default()),
