@@ -16,6 +16,8 @@
 //! - [`forward`]: the data plane, every projected endpoint on its port,
 //!   each connection or request routed by the router plugin;
 //! - [`live`]: the generation in effect, reloaded when its files change;
+//! - [`reconcile`]: `bindery run`: the catalog applied to a cluster as
+//!   Services under a Lease, statuses and Events, orphans removed;
 //! - [`admin`]: `/metrics`, health, and what is loaded and served;
 //! - [`metrics`]: the Prometheus families.
 //!
@@ -33,4 +35,5 @@ pub mod plugin;
 pub mod policy;
 pub mod pool;
 pub mod project;
+pub mod reconcile;
 pub mod select;

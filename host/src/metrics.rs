@@ -109,3 +109,30 @@ impl PluginMetrics {
         }
     }
 }
+
+/// The families every serving process registers: plugins, forwarder and
+/// reloads, in one registry.
+pub struct ProcessMetrics {
+    pub registry: Registry,
+    pub plugin: PluginMetrics,
+    pub forward: crate::forward::ForwardMetrics,
+    pub reload: crate::live::ReloadMetrics,
+}
+
+impl Default for ProcessMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let plugin = PluginMetrics::default();
+        plugin.register(&mut registry);
+        let forward = crate::forward::ForwardMetrics::default();
+        forward.register(&mut registry);
+        let reload = crate::live::ReloadMetrics::default();
+        reload.register(&mut registry);
+        ProcessMetrics {
+            registry,
+            plugin,
+            forward,
+            reload,
+        }
+    }
+}

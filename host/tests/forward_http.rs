@@ -5,9 +5,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,7 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use support::forward::free_port;
-use support::{bindery, dir_with, guest};
+use support::guest;
+use support::standalone::Standalone;
 
 const URL: &str = "http://rgw.storage:7480";
 const RR: &str = "router: {plugin: builtin:round-robin}\n";
@@ -97,23 +96,6 @@ fn closed_port(n: u8) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 3], u16::from(n)))
 }
 
-struct Standalone {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self._dir.path().join("stderr.log"));
-            eprintln!("bindery standalone's log:\n{}", log.unwrap_or_default());
-        }
-    }
-}
-
 /// `bindery standalone` serving `URL` over `addrs` with `router`.
 fn standalone(addrs: &[SocketAddr], policy: &str, extra: &[(&str, &[u8])]) -> Standalone {
     let mut catalog = format!("endpoints:\n  - url: {URL}\n    upstreams:\n");
@@ -129,47 +111,9 @@ fn standalone(addrs: &[SocketAddr], policy: &str, extra: &[(&str, &[u8])]) -> St
         ("policy.yaml", policy.as_bytes()),
     ];
     files.extend_from_slice(extra);
-    let dir = dir_with(&files);
-    let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
-    let mut child = bindery()
-        .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
-        .env("RUST_LOG", "bindery=debug")
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("start bindery standalone");
-    // The first line, or a clear failure after `DEADLINE`; the reader keeps
-    // draining stdout so that later lines never meet a closed pipe.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        let _ = tx.send(line);
-        let _ = std::io::copy(&mut out, &mut std::io::sink());
-    });
-    let line = match rx.recv_timeout(DEADLINE) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            let log = std::fs::read_to_string(dir.path().join("stderr.log"));
-            panic!(
-                "bindery standalone printed no endpoint line; its log:\n{}",
-                log.unwrap_or_default()
-            );
-        }
-    };
-    let addr = line
-        .trim()
-        .strip_prefix(&format!("{URL} -> "))
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
-    Standalone {
-        child,
-        addr,
-        _dir: dir,
-    }
+    let fwd = Standalone::start(&files, 1);
+    fwd.endpoint(URL);
+    fwd
 }
 
 type H1 = hyper::client::conn::http1::SendRequest<Full<Bytes>>;

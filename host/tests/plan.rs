@@ -23,13 +23,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// The YAML stream on stdout, each document a Kubernetes Service.
 fn services(out: &Output) -> Vec<Service> {
-    let stdout = text(&out.stdout);
-    stdout
-        .split("\n---\n")
-        .map(|d| d.trim_start_matches("---\n"))
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| serde_saphyr::from_str::<Service>(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
-        .collect()
+    support::services(&out.stdout)
 }
 
 fn by_name(services: &[Service]) -> BTreeMap<(String, String), Service> {

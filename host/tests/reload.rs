@@ -14,21 +14,26 @@ use std::time::{Duration, Instant};
 
 use support::{bindery, guest};
 
+/// A server on loopback running `handler` on a thread per connection.
+fn serve(handler: impl Fn(TcpStream) + Send + Sync + Clone + 'static) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let addr = l.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let handler = handler.clone();
+            std::thread::spawn(move || handler(s));
+        }
+    });
+    addr
+}
+
 /// Upstreams that answer every connection with their index, then close.
 fn upstreams(n: usize) -> Vec<SocketAddr> {
     (0..n)
         .map(|i| {
-            let l = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-            let addr = l.local_addr().expect("addr");
-            std::thread::spawn(move || {
-                for s in l.incoming().flatten() {
-                    std::thread::spawn(move || {
-                        let mut s = s;
-                        let _ = s.write_all(format!("{i}\n").as_bytes());
-                    });
-                }
-            });
-            addr
+            serve(move |mut s| {
+                let _ = s.write_all(format!("{i}\n").as_bytes());
+            })
         })
         .collect()
 }
@@ -44,6 +49,12 @@ impl Drop for Standalone {
 
 /// Start `bindery standalone`, wait for its first line, return the address.
 fn start(dir: &Path) -> (Standalone, SocketAddr) {
+    let (child, lines) = start_n(dir, 1);
+    (child, lines[0].1)
+}
+
+/// Start `bindery standalone`, wait for `n` lines, return `(url, address)`s.
+fn start_n(dir: &Path, n: usize) -> (Standalone, Vec<(String, SocketAddr)>) {
     let mut child = bindery()
         .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
         .current_dir(dir)
@@ -51,18 +62,21 @@ fn start(dir: &Path) -> (Standalone, SocketAddr) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start bindery standalone");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let addr = line
-        .trim()
-        .rsplit(" -> ")
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected line {line:?}"));
-    (Standalone(child), addr)
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut lines = Vec::new();
+    for _ in 0..n {
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("a line per endpoint");
+        let parsed = line
+            .trim()
+            .split_once(" -> ")
+            .and_then(|(url, a)| Some((url.to_string(), a.parse().ok()?)))
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+        lines.push(parsed);
+    }
+    // Keep reading, so that bindery never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (Standalone(child), lines)
 }
 
 /// Which upstream answered one connection.
@@ -125,29 +139,18 @@ fn swaps_under_load_drop_nothing_and_show_within_a_second() {
     let (_bindery, addr) = start(dir.path());
 
     // Continuous load from two threads for the whole test.
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let load: Vec<_> = (0..2)
-        .map(|t| {
-            let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
-            std::thread::spawn(move || {
-                // Irregular pauses, so the load never falls in step with the
-                // test's own probes of the rotation.
-                let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ t;
-                while !stop.load(Ordering::Relaxed) {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    std::thread::sleep(Duration::from_micros(x % 2000));
-                    match ask(addr) {
-                        Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
-                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                }
-            })
-        })
-        .collect();
+    let load = Load::start(2, |t| {
+        // Irregular pauses, so the load never falls in step with the
+        // test's own probes of the rotation.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ t;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            std::thread::sleep(Duration::from_micros(x % 2000));
+            ask(addr).map(drop)
+        }
+    });
 
     let mut worst = Duration::ZERO;
     for round in 0..3 {
@@ -189,13 +192,252 @@ fn swaps_under_load_drop_nothing_and_show_within_a_second() {
         }
         worst = worst.max(start.elapsed());
     }
-    stop.store(true, Ordering::Relaxed);
-    for t in load {
-        t.join().expect("load thread");
+    load.conclude("connections", worst);
+}
+
+/// Threads making attempts until stopped, counting what succeeded.
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `n` threads, the `t`th calling `make(t)`'s closure in a loop.
+    fn start<F>(n: u64, make: impl Fn(u64) -> F) -> Load
+    where
+        F: FnMut() -> std::io::Result<()> + Send + 'static,
+    {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let threads = (0..n)
+            .map(|t| {
+                let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
+                let mut attempt = make(t);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match attempt() {
+                            Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                            Err(e) => {
+                                eprintln!("attempt failed: {e}");
+                                failed.fetch_add(1, Ordering::Relaxed)
+                            }
+                        };
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            failed,
+            threads,
+        }
     }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    eprintln!("{ok} connections, {failed} failed; slowest swap visible after {worst:?}");
-    assert!(ok > 100, "the load ran: {ok}");
-    assert_eq!(failed, 0, "no connection may fail across reloads");
-    assert!(worst < Duration::from_secs(1), "a swap took {worst:?}");
+
+    /// Stop, and check the promises: the load ran, nothing failed, and
+    /// every swap showed within a second.
+    fn conclude(self, what: &str, worst: Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().expect("load thread");
+        }
+        let (ok, failed) = (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        );
+        eprintln!("{ok} {what}, {failed} failed; slowest swap visible after {worst:?}");
+        assert!(ok > 100, "the load ran: {ok}");
+        assert_eq!(failed, 0, "no {what} may fail across reloads");
+        assert!(worst < Duration::from_secs(1), "a swap took {worst:?}");
+    }
+}
+
+/// HTTP/1.1 upstreams that answer every request on a keep-alive connection
+/// with their index.
+fn http_upstreams(n: usize) -> Vec<SocketAddr> {
+    (0..n)
+        .map(|i| {
+            serve(move |s| {
+                let mut r = BufReader::new(s);
+                while read_head(&mut r).is_ok() {
+                    let body = format!("{i}\n");
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if r.get_mut().write_all(resp.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Read one message head; returns its `content-length`.
+fn read_head(r: &mut BufReader<TcpStream>) -> std::io::Result<usize> {
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            return Ok(length);
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+}
+
+/// A keep-alive client connection to an http endpoint.
+struct Http(BufReader<TcpStream>);
+
+impl Http {
+    fn open(addr: SocketAddr) -> std::io::Result<Http> {
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        Ok(Http(BufReader::new(s)))
+    }
+
+    /// Which upstream answered one request; an error for anything but 200.
+    fn ask(&mut self) -> std::io::Result<usize> {
+        self.0
+            .get_mut()
+            .write_all(b"GET / HTTP/1.1\r\nhost: web.test\r\n\r\n")?;
+        let mut status = String::new();
+        self.0.read_line(&mut status)?;
+        // The status line is read; the rest of the head follows.
+        let length = read_head(&mut self.0)?;
+        let mut body = vec![0u8; length];
+        self.0.read_exact(&mut body)?;
+        if !status.starts_with("HTTP/1.1 200") {
+            return Err(std::io::Error::other(format!(
+                "{} {:?}",
+                status.trim(),
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        String::from_utf8_lossy(&body)
+            .trim()
+            .parse()
+            .map_err(|_| std::io::Error::other(format!("bad body {body:?}")))
+    }
+}
+
+/// An echo server, for a connection that lives through every swap.
+fn echo_upstream() -> SocketAddr {
+    serve(|s| {
+        if let Ok(mut r) = s.try_clone() {
+            let mut w = s;
+            let _ = std::io::copy(&mut r, &mut w);
+        }
+    })
+}
+
+#[test]
+fn http_requests_and_open_connections_live_through_swaps() {
+    let ups = http_upstreams(3);
+    let echo = echo_upstream();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pin.wasm"), guest("hostile_router")).expect("plugin");
+    let list = |a: &[SocketAddr]| {
+        a.iter()
+            .map(|a| format!("{{address: \"{a}\"}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let catalog = format!(
+        "endpoints:\n  - url: http://web.test:8080\n    upstreams: [{}]\n  - url: tcp://echo.test:7001\n    upstreams: [{}]\n",
+        list(&ups),
+        list(&[echo])
+    );
+    write(dir.path(), "catalog.yaml", &catalog);
+    let rr = "router: {plugin: builtin:round-robin}\n";
+    let pin = "router: {plugin: pin.wasm, config: {mode: ok}}\n";
+    let broken = "router: {plugin: missing.wasm}\n";
+    write(dir.path(), "policy.yaml", rr);
+    let (_bindery, served) = start_n(dir.path(), 2);
+    let at = |url: &str| {
+        served
+            .iter()
+            .find(|(u, _)| u == url)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("{url} not served: {served:?}"))
+    };
+    let (web, echo_at) = (at("http://web.test:8080"), at("tcp://echo.test:7001"));
+
+    // Requests on keep-alive connections and on new ones, for the whole test.
+    let load = Load::start(2, |t| {
+        let mut conn: Option<Http> = None;
+        let mut n = 0u64;
+        move || {
+            n += 1;
+            // Thread 0 reconnects every 50 requests, thread 1 never.
+            if t == 0 && n.is_multiple_of(50) {
+                conn = None;
+            }
+            std::thread::sleep(Duration::from_micros(300));
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => conn.insert(Http::open(web)?),
+            };
+            let r = c.ask().map(drop);
+            if r.is_err() {
+                conn = None;
+            }
+            r
+        }
+    });
+
+    // One tcp connection opened before the first swap, used after each.
+    let mut held = TcpStream::connect(echo_at).expect("connect echo");
+    held.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut probe = Http::open(web).expect("probe connection");
+    let settle = |probe: &mut Http, want: &dyn Fn(&[usize]) -> bool| {
+        let start = Instant::now();
+        loop {
+            let seen: Vec<usize> = (0..6).filter_map(|_| probe.ask().ok()).collect();
+            if seen.len() == 6 && want(&seen) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "swap not visible after 5 s: {seen:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut worst = Duration::ZERO;
+    for round in 0..3u8 {
+        write(dir.path(), "policy.yaml", pin);
+        worst = worst.max(settle(&mut probe, &|s| s.iter().all(|&i| i == 0)));
+        write(dir.path(), "policy.yaml", broken);
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            probe.ask().ok(),
+            Some(0),
+            "round {round}: the broken policy replaced the good one"
+        );
+        write(dir.path(), "policy.yaml", rr);
+        worst = worst.max(settle(&mut probe, &|s| {
+            s.iter().collect::<std::collections::HashSet<_>>().len() == 3
+        }));
+        let msg = [round; 1000];
+        held.write_all(&msg)
+            .expect("the held connection still sends");
+        let mut back = [0u8; 1000];
+        held.read_exact(&mut back)
+            .expect("the held connection still answers");
+        assert_eq!(back, msg);
+    }
+    load.conclude("requests", worst);
 }

@@ -3,6 +3,7 @@ mod check_url;
 mod crd;
 mod plan;
 mod plugin_check;
+mod run;
 mod standalone;
 
 use std::path::PathBuf;
@@ -72,6 +73,10 @@ enum Command {
         #[arg(long)]
         admin: Option<std::net::SocketAddr>,
     },
+    /// The operator: project the catalog (BoundEndpoint objects, and
+    /// --catalog FILE) as Services under a Lease, and forward on every
+    /// replica. SIGTERM releases the Lease and drains.
+    Run(run::RunArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,7 +109,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             listen,
             admin,
         } => standalone::run(&catalog, policy.as_deref(), listen, admin),
+        Command::Run(args) => run::run(args),
     }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }
 
 /// Structured logs on stderr; `RUST_LOG` filters (default `info`).

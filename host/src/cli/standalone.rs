@@ -8,13 +8,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use bindery::admin::{self, Admin};
-use bindery::forward::{ForwardMetrics, Forwarder, Serving};
+use bindery::forward::{Forwarder, Serving};
 use bindery::live::reload::{self, Inputs};
 use bindery::live::watch::Changes;
-use bindery::live::{Live, ReloadMetrics, Snapshot};
-use bindery::metrics::PluginMetrics;
+use bindery::live::{Live, Snapshot};
+use bindery::metrics::ProcessMetrics;
 use bindery::plugin::{Runtime, RuntimeOptions};
-use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
 
 /// Names are computed as if the operator ran in this namespace.
@@ -26,13 +25,12 @@ pub fn run(
     listen: IpAddr,
     admin_addr: Option<SocketAddr>,
 ) -> anyhow::Result<ExitCode> {
-    let mut registry = Registry::default();
-    let plugin_metrics = PluginMetrics::default();
-    plugin_metrics.register(&mut registry);
-    let forward_metrics = ForwardMetrics::default();
-    forward_metrics.register(&mut registry);
-    let reload_metrics = ReloadMetrics::default();
-    reload_metrics.register(&mut registry);
+    let ProcessMetrics {
+        registry,
+        plugin: plugin_metrics,
+        forward: forward_metrics,
+        reload: reload_metrics,
+    } = ProcessMetrics::default();
 
     let runtime = Arc::new(Runtime::new(RuntimeOptions::from_env(), plugin_metrics)?);
     let inputs = Inputs {
@@ -61,7 +59,7 @@ pub fn run(
         .enable_all()
         .build()?;
     tokio.block_on(async move {
-        let forwarder = Forwarder::new(listen, forward_metrics);
+        let forwarder = Forwarder::new(listen, forward_metrics)?;
         let failed = install(&live, &forwarder, first, &[]);
         forwarder.start_maintenance();
         let stop = CancellationToken::new();
@@ -75,7 +73,7 @@ pub fn run(
             };
             tokio::spawn(admin::serve(listener, admin, stop.clone()));
         }
-        let shutdown = shutdown_signal();
+        let shutdown = super::shutdown_signal();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -166,13 +164,4 @@ fn install(live: &Live, forwarder: &Forwarder, snapshot: Snapshot, before: &[Ser
     }
     let _ = stdout.flush();
     failed
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

@@ -15,6 +15,7 @@ use super::endpoint::EndpointRoute;
 use super::health::{ProbeTarget, check_for};
 use super::listener::{AcceptLoop, Limit, bind};
 use super::metrics::ForwardMetrics;
+use super::shards::Shards;
 use super::upstream::Upstream;
 use crate::model::Scheme;
 use crate::plugin::{RouteTarget, RouterPlugin, UpstreamView, convert};
@@ -54,18 +55,21 @@ pub struct Forwarder {
     metrics: ForwardMetrics,
     tracker: TaskTracker,
     stop: CancellationToken,
+    shards: Shards,
 }
 
 impl Forwarder {
-    pub fn new(listen: IpAddr, metrics: ForwardMetrics) -> Arc<Forwarder> {
-        Arc::new(Forwarder {
+    /// A forwarder with its worker threads (see [`Shards`]).
+    pub fn new(listen: IpAddr, metrics: ForwardMetrics) -> std::io::Result<Arc<Forwarder>> {
+        Ok(Arc::new(Forwarder {
             listen,
             running: Mutex::new(HashMap::new()),
             upstreams: Mutex::new(HashMap::new()),
             metrics,
             tracker: TaskTracker::new(),
             stop: CancellationToken::new(),
-        })
+            shards: Shards::start()?,
+        }))
     }
 
     /// Serve exactly `projections`; must run inside the tokio runtime.
@@ -101,22 +105,29 @@ impl Forwarder {
             }
             let addr = SocketAddr::new(self.listen, p.port);
             let url = p.key.url.to_string();
-            match bind(addr) {
-                Ok(listener) => {
-                    let addr = listener.local_addr().unwrap_or(addr);
+            match bind(addr).and_then(|l| self.per_thread(l)) {
+                Ok(listeners) => {
+                    let addr = listeners
+                        .first()
+                        .and_then(|l| l.local_addr().ok())
+                        .unwrap_or(addr);
                     let (tx, rx) = watch::channel(route);
                     let stop = self.stop.child_token();
                     let limit = Arc::new(Limit::new(settings.max_connections));
-                    let accept = AcceptLoop {
-                        listener,
-                        routes: rx,
-                        scheme: p.key.url.scheme,
-                        limit: limit.clone(),
-                        counters: self.metrics.endpoint(&url),
-                        stop: stop.clone(),
-                        tracker: self.tracker.clone(),
-                    };
-                    self.tracker.spawn(accept.run());
+                    let counters = self.metrics.endpoint(&url);
+                    self.shards
+                        .spawn_each(listeners.into_iter().map(|listener| {
+                            let accept = AcceptLoop {
+                                listener,
+                                routes: rx.clone(),
+                                scheme: p.key.url.scheme,
+                                limit: limit.clone(),
+                                counters: counters.clone(),
+                                stop: stop.clone(),
+                                tracker: self.tracker.clone(),
+                            };
+                            self.tracker.track_future(accept.run())
+                        }));
                     tracing::info!(%url, %addr, generation, "serving endpoint");
                     running.insert(
                         p.port,
@@ -135,6 +146,16 @@ impl Forwarder {
             }
         }
         out
+    }
+
+    /// The listening socket and a clone of it for every other thread.
+    fn per_thread(&self, l: std::net::TcpListener) -> std::io::Result<Vec<std::net::TcpListener>> {
+        let mut all = Vec::with_capacity(self.shards.len());
+        for _ in 1..self.shards.len() {
+            all.push(l.try_clone()?);
+        }
+        all.push(l);
+        Ok(all)
     }
 
     fn route(

@@ -16,8 +16,9 @@ use super::metrics::EndpointCounters;
 use crate::model::Scheme;
 
 /// Bind with SO_REUSEADDR (a restart must not wait for TIME_WAIT) and a
-/// deep backlog for connection bursts.
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+/// deep backlog for connection bursts. Non-blocking, and not yet registered
+/// with a runtime: each forwarder thread registers a clone of its own.
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
@@ -27,7 +28,7 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(4096)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// `maxConnections` of one endpoint: connections in flight and the limit,
@@ -73,7 +74,8 @@ impl Drop for Slot {
 }
 
 pub struct AcceptLoop {
-    pub listener: TcpListener,
+    /// Registered with the runtime of the thread the loop runs on.
+    pub listener: std::net::TcpListener,
     pub routes: watch::Receiver<Arc<EndpointRoute>>,
     pub scheme: Scheme,
     pub limit: Arc<Limit>,
@@ -84,10 +86,17 @@ pub struct AcceptLoop {
 
 impl AcceptLoop {
     pub async fn run(self) {
+        let listener = match TcpListener::from_std(self.listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot register the listening socket on this thread");
+                return;
+            }
+        };
         loop {
             let accepted = tokio::select! {
                 _ = self.stop.cancelled() => return,
-                a = self.listener.accept() => a,
+                a = listener.accept() => a,
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,

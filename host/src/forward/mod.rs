@@ -3,6 +3,7 @@
 //!
 //! - [`forwarder`]: listeners per endpoint, updated in place on reload;
 //! - [`listener`]: bind and the accept loop (connection limit);
+//! - [`shards`]: the worker threads a connection lives on;
 //! - [`endpoint`]: one endpoint's route in one generation, the router call;
 //! - [`upstream`]: live state of an upstream (in flight, passive health);
 //! - [`tcp`], [`copy`]: a TCP connection, half-close and idle timeout;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod http;
 mod listener;
 pub mod metrics;
+pub mod shards;
 mod tcp;
 pub mod upstream;
 

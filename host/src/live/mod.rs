@@ -93,11 +93,17 @@ impl Live {
     }
 
     pub fn install(&self, snapshot: Snapshot) -> Arc<Snapshot> {
-        let snapshot = Arc::new(snapshot);
         self.metrics.reloads.inc();
         self.metrics.generation.set(snapshot.generation as i64);
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
         *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.publish(snapshot)
+    }
+
+    /// Replace the snapshot without counting a reload: in `run` every pass
+    /// publishes its outcome under the policy generation in effect.
+    pub fn publish(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let snapshot = Arc::new(snapshot);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
         snapshot
     }
 

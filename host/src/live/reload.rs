@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use super::Snapshot;
 use crate::plugin::{Generation, Runtime};
+use crate::policy::LoadedPolicy;
 use crate::project::Allocation;
 
 /// Where a generation comes from.
@@ -33,9 +34,7 @@ pub fn build(
     previous: &Allocation,
     generation: u64,
 ) -> Result<Snapshot, Vec<String>> {
-    let policy = crate::policy::load(inputs.policy.as_deref()).map_err(|e| vec![e.to_string()])?;
-    let plugins = Generation::load(runtime, &policy)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let (policy, plugins) = load_policy(runtime, inputs.policy.as_deref())?;
     let entries = crate::catalog::load_file(&inputs.catalog).map_err(|e| vec![e.to_string()])?;
     let outcome = crate::pipeline::run(
         entries,
@@ -51,6 +50,17 @@ pub fn build(
         outcome,
         loaded_at: SystemTime::now(),
     })
+}
+
+/// Parse the policy and load every plugin it names, or say all that failed.
+pub fn load_policy(
+    runtime: &Runtime,
+    policy: Option<&Path>,
+) -> Result<(LoadedPolicy, Generation), Vec<String>> {
+    let policy = crate::policy::load(policy).map_err(|e| vec![e.to_string()])?;
+    let plugins = Generation::load(runtime, &policy)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    Ok((policy, plugins))
 }
 
 /// The ports a snapshot allocated, to keep across reloads.

@@ -59,7 +59,19 @@ impl Changes {
 
     /// Wait for a change, then for `DEBOUNCE` of quiet. None when the watch ended.
     pub async fn next(&mut self) -> Option<()> {
-        self.rx.recv().await?;
+        self.first().await?;
+        self.settle().await
+    }
+
+    /// The first event of a change; cancel-safe, so it can wait in a
+    /// `select!` beside other branches without losing an event. Follow it
+    /// with [`settle`](Self::settle).
+    pub async fn first(&mut self) -> Option<()> {
+        self.rx.recv().await
+    }
+
+    /// Wait for `DEBOUNCE` of quiet after a first event.
+    pub async fn settle(&mut self) -> Option<()> {
         loop {
             match tokio::time::timeout(DEBOUNCE, self.rx.recv()).await {
                 Ok(Some(())) => continue,

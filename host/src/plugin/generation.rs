@@ -10,7 +10,8 @@ use super::runtime::Runtime;
 use super::selector::{SelectorPlugin, SelectorWorld};
 use crate::policy::{LoadedPolicy, PluginRef};
 
-/// Every plugin of one policy.
+/// Every plugin of one policy; clones share the instances.
+#[derive(Clone)]
 pub struct Generation {
     pub selectors: Vec<Arc<SelectorPlugin>>,
     pub naming: Arc<NamingPlugin>,

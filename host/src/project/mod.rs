@@ -4,7 +4,10 @@ mod ports;
 mod services;
 
 pub use ports::{Allocation, allocate};
-pub use services::{LABEL_ACCOUNT, LABEL_MANAGED_BY, LABEL_UPSTREAM, MANAGED_BY, services};
+pub use services::{
+    ANNOTATION_URLS, LABEL_ACCOUNT, LABEL_MANAGED_BY, LABEL_UPSTREAM, MANAGED_BY, POD_NAME_LABEL,
+    port_name, services,
+};
 
 use crate::name::Names;
 use crate::pool::{Member, PoolKey};

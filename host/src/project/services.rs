@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Projection;
-use crate::model::Scheme;
+use crate::model::{EndpointUrl, Scheme};
 use crate::policy::Policy;
 
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -21,6 +21,12 @@ pub const LABEL_UPSTREAM: &str = "bindery.dev/upstream";
 pub const ANNOTATION_URLS: &str = "bindery.dev/urls";
 /// Labels of the forwarder pods the upstream Service selects.
 pub const POD_NAME_LABEL: &str = "app.kubernetes.io/name";
+
+/// `<scheme>-<urlport>`: the name of a URL's port on both Services, by which
+/// every replica reads the allocated forwarder port back.
+pub fn port_name(url: &EndpointUrl) -> String {
+    format!("{}-{}", url.scheme, url.port)
+}
 
 /// The Services of every projection, upstream then target, sorted by name.
 pub fn services(
@@ -52,7 +58,7 @@ pub fn services(
             group
                 .iter()
                 .map(|p| ServicePort {
-                    name: Some(format!("{}-{}", p.key.url.scheme, p.key.url.port)),
+                    name: Some(port_name(&p.key.url)),
                     port: i32::from(p.key.url.port),
                     target_port: (!target).then(|| IntOrString::Int(i32::from(p.port))),
                     protocol: Some("TCP".to_string()),

@@ -79,7 +79,8 @@ impl Harness {
         let metrics = ForwardMetrics::default();
         let forwarder = {
             let _in = rt.enter();
-            let f = Forwarder::new([127, 0, 0, 1].into(), metrics.clone());
+            let f =
+                Forwarder::new([127, 0, 0, 1].into(), metrics.clone()).expect("forwarder threads");
             f.start_maintenance();
             f
         };

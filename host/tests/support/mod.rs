@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use bindery::metrics::PluginMetrics;
 use bindery::plugin::{Runtime, RuntimeOptions};
 
+pub mod cluster;
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -15,31 +17,41 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where the tests build: `$CARGO_TARGET_DIR`, else `target/` of the repo.
+pub fn target_root() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// Build the Cargo workspace in `dir` (relative to the repository root) for
+/// `wasm32-wasip2` into `target_root()/<target>`, with its own lock file,
+/// and return the directory of the release components.
+pub fn build_components(dir: &str, target: &str) -> PathBuf {
+    let target = target_root().join(target);
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(repo_root().join(dir))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap_or_else(|e| panic!("running cargo to build {dir}: {e}"));
+    assert!(status.success(), "building {dir} for wasm32-wasip2 failed");
+    target.join("wasm32-wasip2/release")
+}
+
 fn guests_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target"));
-        let target = target.join("test-guests");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(repo_root().join("host/tests/guests"))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--target-dir",
-            ])
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("running cargo to build the hostile guests");
-        assert!(status.success(), "building the hostile guests failed");
-        target.join("wasm32-wasip2/release")
-    })
+    DIR.get_or_init(|| build_components("host/tests/guests", "test-guests"))
 }
 
 /// The component bytes of a hostile guest (`hostile_router`, ...).
@@ -59,6 +71,16 @@ pub fn runtime() -> Runtime {
 /// The `bindery` binary built for this test run.
 pub fn bindery() -> Command {
     Command::new(env!("CARGO_BIN_EXE_bindery"))
+}
+
+/// The Services of `bindery plan`'s stdout, a YAML stream.
+pub fn services(stdout: &[u8]) -> Vec<k8s_openapi::api::core::v1::Service> {
+    String::from_utf8_lossy(stdout)
+        .split("\n---\n")
+        .map(|d| d.trim_start_matches("---\n"))
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_saphyr::from_str(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
+        .collect()
 }
 
 /// Write files into a fresh temporary directory.
@@ -138,3 +160,6 @@ impl Pool {
 
 /// The forwarder in-process on loopback, and upstream servers for it.
 pub mod forward;
+
+/// `bindery standalone` as a child process.
+pub mod standalone;

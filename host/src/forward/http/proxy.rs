@@ -4,6 +4,7 @@
 //! method may retry); once a request has been sent it is never repeated.
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::thread::ThreadId;
 use std::time::Instant;
 
 use http::StatusCode;
@@ -58,7 +59,8 @@ pub async fn forward(
             counters.retries.inc();
         }
         let active = upstream.track();
-        let (addr, mut sender, resp) = match send(&route, upstream, req, &counters).await {
+        let (addr, (mut sender, thread), resp) = match send(&route, upstream, req, &counters).await
+        {
             Sent::Answered(addr, sender, resp) => (addr, sender, resp),
             Sent::Unreachable(back) => {
                 req = back;
@@ -111,7 +113,7 @@ pub async fn forward(
                 tokio::spawn(async move {
                     // Ready again once the response has been read to the end.
                     if sender.ready().await.is_ok() {
-                        pool.http_idle.put(addr, sender);
+                        pool.http_idle.put(addr, sender, thread);
                     }
                 });
             }
@@ -129,7 +131,8 @@ pub async fn forward(
 }
 
 enum Sent {
-    Answered(SocketAddr, Sender, hyper::Response<Incoming>),
+    /// With the thread that runs the connection's task.
+    Answered(SocketAddr, (Sender, ThreadId), hyper::Response<Incoming>),
     /// Not sent anywhere: the request comes back for the next upstream.
     Unreachable(Request<Metered>),
     Failed(hyper::Error),
@@ -149,10 +152,10 @@ async fn send(
         let mut pooled = upstream.http_idle.take(addr);
         loop {
             let fresh = pooled.is_none();
-            let mut sender = match pooled.take() {
+            let (mut sender, thread) = match pooled.take() {
                 Some(s) => s,
                 None => match connect(route, addr).await {
-                    Ok(s) => s,
+                    Ok(s) => (s, std::thread::current().id()),
                     Err(e) => {
                         tracing::debug!(url = %route.url, upstream = %upstream.address, %addr, error = %e, "connect failed");
                         break;
@@ -164,7 +167,7 @@ async fn send(
                 return Sent::TimedOut(wait);
             };
             match sent {
-                Ok(resp) => return Sent::Answered(addr, sender, resp),
+                Ok(resp) => return Sent::Answered(addr, (sender, thread), resp),
                 Err(mut e) => match e.take_message() {
                     // A pooled connection closed under us: try a new one.
                     Some(back) if !fresh => req = back,

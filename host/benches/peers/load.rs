@@ -1,0 +1,183 @@
+//! The load: an echo backend, and the clients that measure through each
+//! peer (iperf3 and wrk from Debian; new connections and ping-pong here).
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An echo server on its own thread and single-threaded runtime.
+pub fn echo_server() -> Result<SocketAddr, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                return;
+            };
+            while let Ok((mut s, _)) = l.accept().await {
+                let _ = s.set_nodelay(true);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = s.read(&mut buf).await {
+                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        })
+    });
+    Ok(addr)
+}
+
+/// Up to `n` lines of `out`, waiting at most `wait`; the rest is drained.
+pub fn first_lines(out: impl Read + Send + 'static, n: usize, wait: Duration) -> Vec<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        while r.read_line(&mut line).is_ok_and(|len| len > 0) {
+            let _ = tx.send(std::mem::take(&mut line));
+        }
+    });
+    let deadline = Instant::now() + wait;
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => lines.push(l.trim().to_string()),
+            Err(_) => break,
+        }
+    }
+    lines
+}
+
+/// iperf3 single-stream throughput through `addr`, in Gbit/s. The server
+/// takes one test at a time and may still be closing the last one: a
+/// failed run is tried again once, after a pause.
+pub fn iperf3(addr: SocketAddr, seconds: u64) -> Result<f64, String> {
+    iperf3_once(addr, seconds).or_else(|e| {
+        eprintln!("{e}; trying again");
+        std::thread::sleep(Duration::from_secs(1));
+        iperf3_once(addr, seconds)
+    })
+}
+
+fn iperf3_once(addr: SocketAddr, seconds: u64) -> Result<f64, String> {
+    let out = Command::new("iperf3")
+        .args(["-c", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+        .args(["-t", &seconds.to_string(), "-J"])
+        .output()
+        .map_err(|e| format!("iperf3: {e}"))?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "iperf3 through {addr} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .map(|bps| bps / 1e9)
+        .ok_or_else(|| format!("iperf3 through {addr}: {}", json["error"]))
+}
+
+/// Connect, send one byte, read it back, close; as many as 16 clients can
+/// for `dur`. Fails when more than 0.1% of the attempts fail.
+pub fn connections_per_second(addr: SocketAddr, dur: Duration) -> Result<f64, String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (done, failed) = (done.clone(), failed.clone());
+                tokio::spawn(async move {
+                    while start.elapsed() < dur {
+                        match one_exchange(addr).await {
+                            Ok(()) => done.fetch_add(1, Ordering::Relaxed),
+                            Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                        };
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    let (ok, bad) = (done.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    if bad * 1000 > ok + bad {
+        return Err(format!(
+            "{bad} of {} connections through {addr} failed",
+            ok + bad
+        ));
+    }
+    Ok(ok as f64 / secs)
+}
+
+async fn one_exchange(addr: SocketAddr) -> std::io::Result<()> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    s.write_all(b"x").await?;
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).await?;
+    Ok(())
+}
+
+/// `n` round trips of 64 bytes on one connection: (p50, p99) in µs.
+pub fn ping_pong(addr: SocketAddr, n: usize) -> Result<(f64, f64), String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("ping-pong through {addr}: {e}"))?;
+    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    let msg = [7u8; 64];
+    let mut back = [0u8; 64];
+    let mut rtt = Vec::with_capacity(n);
+    for i in 0..n + n / 10 {
+        let t = Instant::now();
+        s.write_all(&msg)
+            .and_then(|()| s.read_exact(&mut back))
+            .map_err(|e| format!("ping-pong through {addr}: {e}"))?;
+        if i >= n / 10 {
+            rtt.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    rtt.sort_by(f64::total_cmp);
+    Ok((rtt[rtt.len() / 2], rtt[rtt.len() * 99 / 100]))
+}
+
+/// wrk keep-alive requests per second (1 thread, 32 connections).
+pub fn wrk(addr: SocketAddr, seconds: u64) -> Result<f64, String> {
+    let out = Command::new("wrk")
+        .args([
+            "-t1",
+            "-c32",
+            &format!("-d{seconds}s"),
+            &format!("http://{addr}/"),
+        ])
+        .output()
+        .map_err(|e| format!("wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+    {
+        return Err(format!("wrk through {addr}: {line}"));
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("wrk through {addr} printed no rate:\n{text}"))
+}

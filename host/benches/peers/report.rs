@@ -1,0 +1,81 @@
+//! Medians over the rounds, and each peer's ratio to direct and to HAProxy.
+use std::fmt::Write;
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+pub struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    better: Better,
+    samples: Vec<(&'static str, Vec<f64>)>,
+}
+
+impl Figure {
+    pub fn new(name: &'static str, unit: &'static str, better: Better) -> Figure {
+        Figure {
+            name,
+            unit,
+            better,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, peer: &'static str, value: f64) {
+        match self.samples.iter_mut().find(|(p, _)| *p == peer) {
+            Some((_, v)) => v.push(value),
+            None => self.samples.push((peer, vec![value])),
+        }
+    }
+
+    fn median(&self, peer: &str) -> Option<f64> {
+        let (_, v) = self.samples.iter().find(|(p, _)| *p == peer)?;
+        let mut v = v.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    }
+}
+
+/// One block per figure. Throughputs: the ratio to direct, and Bindery's
+/// ratio against HAProxy's. Latencies: what the proxy adds over direct,
+/// and Bindery's added latency against HAProxy's.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::new();
+    for f in figures {
+        let _ = writeln!(out, "\n{} ({})", f.name, f.unit);
+        let direct = f.median("direct").unwrap_or(f64::NAN);
+        let haproxy = f.median("haproxy").unwrap_or(f64::NAN);
+        for (peer, _) in &f.samples {
+            let v = f.median(peer).unwrap_or(f64::NAN);
+            let _ = match f.better {
+                Better::Higher => {
+                    writeln!(out, "  {peer:<8} {v:>12.2}  {:>6.3} x direct", v / direct)
+                }
+                Better::Lower => writeln!(
+                    out,
+                    "  {peer:<8} {v:>12.2}  +{:>8.2} over direct",
+                    v - direct
+                ),
+            };
+        }
+        let bindery = f.median("bindery").unwrap_or(f64::NAN);
+        let (ratio, met) = match f.better {
+            Better::Higher => (bindery / haproxy, bindery >= haproxy),
+            Better::Lower => ((bindery - direct) / (haproxy - direct), bindery <= haproxy),
+        };
+        let what = match f.better {
+            Better::Higher => "bindery / haproxy",
+            Better::Lower => "bindery added / haproxy added",
+        };
+        let verdict = if met {
+            "at least HAProxy"
+        } else {
+            "BELOW HAProxy"
+        };
+        let _ = writeln!(out, "  {what}: {ratio:.3} ({verdict})");
+    }
+    out
+}

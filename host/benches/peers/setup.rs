@@ -1,0 +1,304 @@
+//! The test bed: backends (an echo server, iperf3, an nginx origin) and,
+//! in front of them, Bindery, HAProxy and nginx, each on its own ports.
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::load;
+use crate::procs::{Proc, free_port, local, on_path, wait_listening};
+
+/// One way to reach the tcp backends.
+pub struct TcpPeer {
+    pub name: &'static str,
+    pub echo: SocketAddr,
+    pub iperf: SocketAddr,
+}
+
+/// One way to reach the HTTP origin.
+pub struct HttpPeer {
+    pub name: &'static str,
+    pub http: SocketAddr,
+}
+
+pub struct Bed {
+    pub tcp: Vec<TcpPeer>,
+    pub http: Vec<HttpPeer>,
+    _procs: Vec<Proc>,
+    _dir: tempfile::TempDir,
+}
+
+/// apt-get the peers that are missing.
+pub fn install_peers() -> Result<(), String> {
+    let missing: Vec<&str> = [
+        ("haproxy", "haproxy"),
+        ("nginx", "nginx"),
+        ("iperf3", "iperf3"),
+        ("wrk", "wrk"),
+    ]
+    .iter()
+    .filter(|(bin, _)| !on_path(bin))
+    .map(|(_, pkg)| *pkg)
+    .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("installing {} with apt-get", missing.join(" "));
+    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
+    let run = |args: &[&str]| -> Result<(), String> {
+        let mut all: Vec<&str> = sudo.clone();
+        all.extend_from_slice(args);
+        let status = Command::new(all[0])
+            .args(&all[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("{}: {e}", all.join(" ")))?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("{} failed: {status}", all.join(" ")))
+    };
+    run(&["apt-get", "update", "-qq"])?;
+    let mut install = vec!["apt-get", "install", "-y", "-qq"];
+    install.extend(missing);
+    run(&install)
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl Bed {
+    pub fn start() -> Result<Bed, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let d = dir.path();
+        let mut procs = Vec::new();
+
+        let echo = load::echo_server()?;
+        let iperf = local(free_port()?);
+        procs.push(start(
+            d,
+            "iperf3",
+            Command::new("iperf3").args(["-s", "-B", "127.0.0.1", "-p", &iperf.port().to_string()]),
+            iperf,
+        )?);
+        let origin = local(free_port()?);
+        write(
+            d,
+            "origin.conf",
+            &nginx_conf(
+                d,
+                "origin",
+                1,
+                &format!(
+                    "server {{ listen {origin}; keepalive_requests 10000000; location / {{ return 200 \"ok\\n\"; }} }}"
+                ),
+            ),
+        )?;
+        procs.push(start(
+            d,
+            "nginx origin",
+            &mut nginx(d, "origin.conf"),
+            origin,
+        )?);
+
+        let (bindery_proc, b) = bindery(d, echo, iperf, origin)?;
+        procs.push(bindery_proc);
+
+        let (h_echo, h_iperf, h_http) = (
+            local(free_port()?),
+            local(free_port()?),
+            local(free_port()?),
+        );
+        write(
+            d,
+            "haproxy.cfg",
+            &format!(
+                "global\n  maxconn 8000\n  nbthread 2\n\
+             defaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
+             listen echo\n  mode tcp\n  bind {h_echo}\n  server s1 {echo}\n\
+             listen iperf\n  mode tcp\n  bind {h_iperf}\n  server s1 {iperf}\n\
+             listen web\n  mode http\n  option http-keep-alive\n  http-reuse always\n  bind {h_http}\n  server s1 {origin}\n"
+            ),
+        )?;
+        let cfg = d.join("haproxy.cfg");
+        procs.push(start(
+            d,
+            "haproxy",
+            Command::new("haproxy").arg("-db").arg("-f").arg(&cfg),
+            h_http,
+        )?);
+
+        let n_http = local(free_port()?);
+        write(
+            d,
+            "proxy.conf",
+            &nginx_conf(
+                d,
+                "proxy",
+                2,
+                &format!(
+                    "upstream origin {{ server {origin}; keepalive 64; keepalive_requests 10000000; }}\n\
+             server {{ listen {n_http}; keepalive_requests 10000000; location / {{ \
+             proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"
+                ),
+            ),
+        )?;
+        procs.push(start(
+            d,
+            "nginx proxy",
+            &mut nginx(d, "proxy.conf"),
+            n_http,
+        )?);
+
+        Ok(Bed {
+            tcp: vec![
+                TcpPeer {
+                    name: "direct",
+                    echo,
+                    iperf,
+                },
+                TcpPeer {
+                    name: "bindery",
+                    echo: b.echo,
+                    iperf: b.iperf,
+                },
+                TcpPeer {
+                    name: "haproxy",
+                    echo: h_echo,
+                    iperf: h_iperf,
+                },
+            ],
+            http: vec![
+                HttpPeer {
+                    name: "direct",
+                    http: origin,
+                },
+                HttpPeer {
+                    name: "bindery",
+                    http: b.http,
+                },
+                HttpPeer {
+                    name: "haproxy",
+                    http: h_http,
+                },
+                HttpPeer {
+                    name: "nginx",
+                    http: n_http,
+                },
+            ],
+            _procs: procs,
+            _dir: dir,
+        })
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<(), String> {
+    std::fs::write(dir.join(name), text).map_err(|e| format!("writing {name}: {e}"))
+}
+
+/// Start `cmd`, logging to `<dir>/<name>.log`, and wait for `addr`.
+fn start(dir: &Path, name: &str, cmd: &mut Command, addr: SocketAddr) -> Result<Proc, String> {
+    let log = dir.join(format!("{}.log", name.replace(' ', "-")));
+    let mut p = Proc::spawn(name, cmd.stdout(Stdio::null()), &log)?;
+    wait_listening(name, addr).map_err(|e| match p.alive(&log) {
+        Err(dead) => dead,
+        Ok(()) => e,
+    })?;
+    Ok(p)
+}
+
+fn nginx(dir: &Path, conf: &str) -> Command {
+    let mut c = Command::new("nginx");
+    c.arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join(conf))
+        .args(["-g", "daemon off;"]);
+    c
+}
+
+fn nginx_conf(dir: &Path, name: &str, workers: u32, server: &str) -> String {
+    let d = dir.display();
+    format!(
+        "worker_processes {workers};\nuser root;\npid {d}/{name}.pid;\nerror_log stderr warn;\n\
+         events {{ worker_connections 16384; }}\n\
+         http {{ access_log off;\n\
+         client_body_temp_path {d}/{name}-body; proxy_temp_path {d}/{name}-proxy;\n\
+         fastcgi_temp_path {d}/{name}-fcgi; uwsgi_temp_path {d}/{name}-uwsgi; scgi_temp_path {d}/{name}-scgi;\n\
+         {server}\n}}\n"
+    )
+}
+
+struct BinderyAddrs {
+    echo: SocketAddr,
+    iperf: SocketAddr,
+    http: SocketAddr,
+}
+
+/// `bindery standalone` with one tcp endpoint per tcp backend and one http
+/// endpoint for the origin, read back from the lines it prints.
+fn bindery(
+    dir: &Path,
+    echo: SocketAddr,
+    iperf: SocketAddr,
+    origin: SocketAddr,
+) -> Result<(Proc, BinderyAddrs), String> {
+    // Below the ephemeral range (32768-60999), where no client port lands.
+    let first = 12_000;
+    write(
+        dir,
+        "catalog.yaml",
+        &format!(
+            "endpoints:\n\
+         - url: tcp://echo.bench:7\n  upstreams: [{{address: \"{echo}\"}}]\n\
+         - url: tcp://iperf.bench:5201\n  upstreams: [{{address: \"{iperf}\"}}]\n\
+         - url: http://web.bench\n  upstreams: [{{address: \"{origin}\"}}]\n"
+        ),
+    )?;
+    write(
+        dir,
+        "policy.yaml",
+        &format!(
+            "router: {{plugin: builtin:round-robin}}\nports: {{first: {first}, last: {}}}\n",
+            first + 999
+        ),
+    )?;
+    let log = dir.join("bindery.log");
+    let mut p = Proc::spawn(
+        "bindery standalone",
+        Command::new(env!("CARGO_BIN_EXE_bindery"))
+            .args([
+                "standalone",
+                "--catalog",
+                "catalog.yaml",
+                "--policy",
+                "policy.yaml",
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::piped()),
+        &log,
+    )?;
+    let out = p.child().stdout.take().ok_or("bindery's stdout")?;
+    let lines = crate::load::first_lines(out, 3, std::time::Duration::from_secs(30));
+    let find = |url: &str| -> Result<SocketAddr, String> {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{url} -> ")))
+            .and_then(|a| a.trim().parse().ok())
+            .ok_or_else(|| {
+                format!(
+                    "bindery printed no line for {url}; it printed {lines:?}; log {}",
+                    log.display()
+                )
+            })
+    };
+    let addrs = BinderyAddrs {
+        echo: find("tcp://echo.bench:7")?,
+        iperf: find("tcp://iperf.bench:5201")?,
+        http: find("http://web.bench:80")?,
+    };
+    p.alive(&log)?;
+    Ok((p, addrs))
+}

@@ -1,0 +1,52 @@
+//! What can go wrong talking to the apiserver, each naming the object, what
+//! was attempted and what to check. One object's error never stops the
+//! others: the pass records it and the next trigger or resync retries.
+use kube::runtime::watcher;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(
+        "server-side apply of Service {service} failed: {source}; check that the operator may get and patch services there"
+    )]
+    Apply {
+        service: String,
+        source: kube::Error,
+    },
+    #[error(
+        "reading Service {service} before applying failed: {source}; check that the operator may get services there"
+    )]
+    Read {
+        service: String,
+        source: kube::Error,
+    },
+    #[error(
+        "deleting orphaned Service {service} failed: {source}; it is retried on the next pass (check that the operator may delete services)"
+    )]
+    Delete {
+        service: String,
+        source: kube::Error,
+    },
+    #[error(
+        "writing the status of BoundEndpoint {object} failed: {source}; check that the operator may patch boundendpoints/status"
+    )]
+    Status { object: String, source: kube::Error },
+    #[error("Lease {lease}: {source}; this replica does not reconcile until it holds the lease")]
+    Lease { lease: String, source: kube::Error },
+    #[error(
+        "watching {what} failed: {source}; retrying (is the CRD installed: `bindery crd | kubectl apply -f -`? may the operator list and watch {what}?)"
+    )]
+    Watch {
+        what: &'static str,
+        source: watcher::Error,
+    },
+}
+
+/// A 404, which a delete of what is already gone may treat as done.
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// A 409: the object changed (or appeared) under the request.
+pub fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}

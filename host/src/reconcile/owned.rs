@@ -1,0 +1,45 @@
+//! Which Services are Bindery's: the labels, never the name. Owner
+//! references cannot cross namespaces, so labels are the only mark.
+use k8s_openapi::api::core::v1::Service;
+
+use crate::project::{LABEL_ACCOUNT, LABEL_MANAGED_BY, MANAGED_BY};
+
+/// The label selector of this account's Services.
+pub fn selector(account: &str) -> String {
+    format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_ACCOUNT}={account}")
+}
+
+/// Who a Service belongs to, as far as Bindery is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Owner {
+    /// Managed by this installation (this account).
+    Us,
+    /// Managed by Bindery for another account.
+    OtherAccount(String),
+    /// Not managed by Bindery at all.
+    Foreign,
+}
+
+impl Owner {
+    pub fn of(svc: &Service, account: &str) -> Owner {
+        let labels = svc.metadata.labels.as_ref();
+        let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+        if label(LABEL_MANAGED_BY) != Some(MANAGED_BY) {
+            return Owner::Foreign;
+        }
+        match label(LABEL_ACCOUNT) {
+            Some(a) if a == account => Owner::Us,
+            Some(a) => Owner::OtherAccount(a.to_string()),
+            None => Owner::Foreign,
+        }
+    }
+
+    /// For a condition message: who holds the Service instead.
+    pub fn describe(&self) -> String {
+        match self {
+            Owner::Us => "this installation".to_string(),
+            Owner::OtherAccount(a) => format!("Bindery account {a:?}"),
+            Owner::Foreign => format!("someone else (no {LABEL_MANAGED_BY}={MANAGED_BY} label)"),
+        }
+    }
+}

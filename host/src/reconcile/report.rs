@@ -1,0 +1,88 @@
+//! Telling users: the status of every `BoundEndpoint` of this account and a
+//! Warning Event when an entry's problem appears or changes. Entries of the
+//! catalog file have no object; their Events regard the upstream Service's
+//! name in the operator namespace (which exists, unlike perhaps the
+//! target's namespace).
+use std::collections::HashMap;
+
+use futures::StreamExt;
+
+use super::context::Context;
+use super::error::ReconcileError;
+use super::events::reference;
+use super::verdict::Verdict;
+use super::world::{World, entry_id};
+use crate::pipeline::RejectKind;
+
+/// Write the statuses that changed and publish the Events that are news.
+pub async fn statuses(
+    ctx: &Context,
+    world: &World,
+    verdicts: &HashMap<String, Verdict>,
+    errors: &mut Vec<ReconcileError>,
+) {
+    let objects = world.bound.iter().filter_map(|o| {
+        let id = entry_id(o);
+        let v = verdicts.get(&id)?;
+        // Another installation's objects are not ours to describe.
+        let other = matches!(
+            v,
+            Verdict::Rejected {
+                kind: RejectKind::OtherAccount,
+                ..
+            }
+        );
+        (!other).then_some((o, id, v))
+    });
+    let results: Vec<Result<bool, ReconcileError>> =
+        futures::stream::iter(objects.map(|(o, id, v)| async move {
+            let status = super::status::desired(v, o.metadata.generation, o.status.as_ref());
+            let regarding = reference(
+                "bindery.dev/v1alpha1",
+                "BoundEndpoint",
+                o.metadata.namespace.as_deref().unwrap_or_default(),
+                o.metadata.name.as_deref().unwrap_or_default(),
+                o.metadata.uid.clone(),
+            );
+            event(ctx, &id, v, &regarding).await;
+            super::status::write(ctx, o, status).await
+        }))
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    errors.extend(results.into_iter().filter_map(Result::err));
+    for e in &world.file {
+        match verdicts.get(&e.id) {
+            Some(v @ Verdict::Blocked { upstream, .. }) => {
+                let (ns, name) = upstream.split_once('/').unwrap_or_default();
+                let regarding = reference("v1", "Service", ns, name, None);
+                event(ctx, &e.id, v, &regarding).await;
+            }
+            // No object to regard: the log says it, once per change.
+            Some(Verdict::Rejected { kind, message }) if kind.is_error() => {
+                ctx.events.news(&e.id, kind.reason(), message);
+            }
+            _ => ctx.events.forget(&e.id),
+        }
+    }
+}
+
+/// A Warning for a problem to fix; nothing for a choice of the policy.
+async fn event(
+    ctx: &Context,
+    id: &str,
+    v: &Verdict,
+    regarding: &k8s_openapi::api::core::v1::ObjectReference,
+) {
+    let note = match v {
+        Verdict::Blocked { message, .. } => message,
+        Verdict::Rejected { kind, message } if kind.is_error() => message,
+        _ => {
+            ctx.events.forget(id);
+            return;
+        }
+    };
+    ctx.events
+        .warn(id, regarding, v.reason(), format!("{id}: {note}"))
+        .await;
+}

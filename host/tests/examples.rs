@@ -1,0 +1,440 @@
+//! The plugin examples of `examples/`, built from their sources and used as
+//! their READMEs use them: `bindery plugin check` on each component, `bindery
+//! plan` for the custom names, and real requests and connections through
+//! `bindery standalone` to upstream servers on 127.0.0.1 for the Rust and
+//! the Python router, with the policy directory laid out as the ConfigMap
+//! (the example's `policy.yaml` and the `.wasm` beside it).
+//!
+//! The Rust examples build with cargo for wasm32-wasip2 into
+//! `$CARGO_TARGET_DIR/examples`; the Python one with its `build` script,
+//! which installs the pinned componentize-py into a venv when missing and
+//! skips the build when the sources are unchanged.
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use k8s_openapi::api::core::v1::Service;
+use sha2::{Digest, Sha256};
+use support::forward::{PATIENCE, Server, ask, free_port, tagged};
+use support::standalone::Standalone;
+use support::{bindery, build_components, repo_root, services, target_root};
+
+fn example(path: &str) -> PathBuf {
+    repo_root().join("examples").join(path)
+}
+
+/// A Rust example's component, built by cargo as its README says.
+fn rust_component(example: &str, file: &str) -> PathBuf {
+    build_components(&format!("examples/{example}"), "examples").join(format!("{file}.wasm"))
+}
+
+/// The Python router's component, built once per test run by its script.
+fn python_component() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = target_root().join("examples-python/router.wasm");
+        let status = Command::new(example("python-router/build"))
+            .arg(&out)
+            .status()
+            .expect("running examples/python-router/build");
+        assert!(status.success(), "examples/python-router/build failed");
+        out
+    })
+}
+
+fn plugin_check(wasm: &Path, config: &str) -> Output {
+    bindery()
+        .args(["plugin", "check"])
+        .arg(wasm)
+        .args(["--config", config])
+        .output()
+        .expect("running bindery plugin check")
+}
+
+/// `bindery plugin check` accepts `good` and refuses `bad` with `why`.
+fn checks(wasm: &Path, world: &str, good: &str, bad: &str, why: &str) {
+    let ok = plugin_check(wasm, good);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("world {world} (bindery:plugin@0.1.0)"))
+            && stdout.contains("configure: ok"),
+        "{stdout}"
+    );
+    let refused = plugin_check(wasm, bad);
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{bad} accepted: {stdout}");
+    assert!(
+        stdout.contains("configure: failed") && stdout.contains(why),
+        "{stdout}"
+    );
+}
+
+/// The example's `policy/policy.yaml`, plus `extra` YAML.
+fn example_policy(example: &str, extra: &str) -> String {
+    let path = self::example(example).join("policy/policy.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    format!("{text}{extra}")
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------- naming
+
+/// The rule of the README: the target name shortened to 50, then 12 hex
+/// characters of SHA-256 over the account, namespace and target name.
+fn team_upstream(namespace: &str, target: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"default\0")
+        .chain_update(namespace)
+        .chain_update([0])
+        .chain_update(target)
+        .finalize();
+    let head = target[..target.len().min(50)].trim_end_matches('-');
+    format!("{head}-{}", hex::encode(&digest[..6]))
+}
+
+fn named<'a>(all: &'a [Service], namespace: &str, name: &str) -> &'a Service {
+    all.iter()
+        .find(|s| {
+            s.metadata.namespace.as_deref() == Some(namespace)
+                && s.metadata.name.as_deref() == Some(name)
+        })
+        .unwrap_or_else(|| panic!("no Service {namespace}/{name} in the plan"))
+}
+
+#[test]
+fn custom_naming_checks_and_plans_team_names() {
+    let wasm = rust_component("custom-naming", "custom_naming");
+    checks(
+        &wasm,
+        "naming",
+        r#"{"teamLabel": "team"}"#,
+        r#"{"defaultTeam": "Ops"}"#,
+        r#"defaultTeam "Ops" is not usable in a Service name"#,
+    );
+
+    let policy = example_policy("custom-naming", "");
+    let dir = support::dir_with(&[
+        ("policy.yaml", policy.as_bytes()),
+        ("custom_naming.wasm", &read(&wasm)),
+    ]);
+    let out = bindery()
+        .args(["plan", "--catalog"])
+        .arg(example("custom-naming/catalog.yaml"))
+        .arg("--policy")
+        .arg(dir.path())
+        .output()
+        .expect("running bindery plan");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let all = services(&out.stdout);
+
+    // Target namespace, target name, ports: the catalog's five URLs.
+    let targets: [(&str, &str, &[i32]); 4] = [
+        ("storage", "storage-rgw", &[7480]),
+        ("archive", "storage-rgw", &[7480]),
+        ("billing", "billing-orders-db", &[5432, 9187]),
+        (
+            "warehouse",
+            "data-platform-clickhouse-analytics-eu-west-1-shard-01",
+            &[9000],
+        ),
+    ];
+    let mut upstreams = Vec::new();
+    for (namespace, name, ports) in targets {
+        let target = named(&all, namespace, name);
+        let upstream = team_upstream(namespace, name);
+        assert!(upstream.len() <= 63, "{upstream}");
+        let spec = target.spec.as_ref().expect("spec");
+        assert_eq!(
+            spec.external_name.as_deref(),
+            Some(format!("{upstream}.bindery-system.svc.cluster.local").as_str()),
+            "{namespace}/{name}"
+        );
+        let fronting = named(&all, "bindery-system", &upstream);
+        let served: Vec<i32> = fronting
+            .spec
+            .as_ref()
+            .expect("spec")
+            .ports
+            .as_ref()
+            .expect("ports")
+            .iter()
+            .map(|p| p.port)
+            .collect();
+        assert_eq!(served, ports, "ports of {upstream}");
+        upstreams.push(upstream);
+    }
+    assert_eq!(
+        all.len(),
+        2 * targets.len(),
+        "a target and an upstream Service per host"
+    );
+    upstreams.sort();
+    upstreams.dedup();
+    assert_eq!(
+        upstreams.len(),
+        targets.len(),
+        "upstream names collide: {upstreams:?}"
+    );
+    assert!(
+        upstreams.iter().any(|u| u.len() == 63),
+        "the long name is shortened to exactly 63: {upstreams:?}"
+    );
+
+    for refused in [
+        r#"endpoints[5] (http://wiki.docs:80): NamingFailed: plugin custom_naming.wasm: names returned an error: no "team" label and no defaultTeam"#,
+        r#"endpoints[6] (http://grafana.monitoring:3000): NamingFailed: plugin custom_naming.wasm: names returned an error: label team="SRE_Team" is not usable"#,
+    ] {
+        assert!(stderr.contains(refused), "{stderr}");
+    }
+}
+
+// --------------------------------------------------------------- routers
+
+/// An HTTP upstream answering every request with `"<name> <path>"`, then
+/// closing: no connection of the forwarder's pool outlives the server.
+fn named_http(name: &'static str) -> Server {
+    Server::start(move |s| {
+        let Ok(mut w) = s.try_clone() else { return };
+        let mut r = BufReader::new(s);
+        let mut line = String::new();
+        if r.read_line(&mut line).is_err() {
+            return;
+        }
+        let path = line.split(' ').nth(1).unwrap_or("?").to_string();
+        while line != "\r\n" {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+        }
+        let body = format!("{name} {path}\n");
+        let _ = write!(
+            w,
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+const API: &str = "http://api.shop:8080";
+const CACHE: &str = "tcp://cache.shop:6379";
+
+/// The upstreams of `examples/custom-router/catalog.yaml`, on free ports.
+struct Shop {
+    http: BTreeMap<&'static str, Server>,
+    _tcp: Vec<Server>,
+    catalog: String,
+}
+
+/// TCP upstreams greet with their index: 0 for acme's cache, 1 for the
+/// shared one.
+fn shop() -> Shop {
+    let tenants = [
+        ("acme-1", "acme"),
+        ("acme-2", "acme"),
+        ("globex-1", "globex"),
+        ("shared-1", "shared"),
+    ];
+    let mut catalog = String::from("endpoints:\n");
+    let mut entry = |url: &str, tenant: &str, addr: SocketAddr| {
+        catalog += &format!(
+            "  - url: {url}\n    labels: {{tenant: {tenant}}}\n    upstreams: [{{address: \"{addr}\"}}]\n"
+        );
+    };
+    let mut http = BTreeMap::new();
+    for (name, tenant) in tenants {
+        let server = named_http(name);
+        entry(API, tenant, server.addr);
+        http.insert(name, server);
+    }
+    let tcp: Vec<Server> = (0..2).map(|i| Server::start(tagged(i))).collect();
+    entry(CACHE, "acme", tcp[0].addr);
+    entry(CACHE, "shared", tcp[1].addr);
+    Shop {
+        http,
+        _tcp: tcp,
+        catalog,
+    }
+}
+
+/// `first` such that `first` and `first + 1` are free on 127.0.0.1.
+fn two_free_ports() -> u16 {
+    loop {
+        let first = free_port();
+        if first < u16::MAX && TcpListener::bind(("127.0.0.1", first + 1)).is_ok() {
+            return first;
+        }
+    }
+}
+
+/// One GET with `headers` on a connection of its own: status and body.
+fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect to the forwarder");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nhost: api.shop:8080\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    s.write_all(format!("{request}\r\n").as_bytes())
+        .expect("send the request");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("read the answer");
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP answer: {reply:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, body.to_string())
+}
+
+/// Which upstreams answered `n` requests, by name; panics on a non-200.
+fn answered(
+    addr: SocketAddr,
+    n: usize,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for _ in 0..n {
+        let (status, body) = get(addr, path, headers);
+        assert_eq!(status, 200, "{path} {headers:?}: {body}");
+        let (name, echoed) = body
+            .trim()
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("{body:?}"));
+        assert_eq!(echoed, path);
+        *seen.entry(name.to_string()).or_insert(0) += 1;
+    }
+    seen
+}
+
+fn only(name: &str, n: usize) -> BTreeMap<String, usize> {
+    BTreeMap::from([(name.to_string(), n)])
+}
+
+/// The tenant router of examples/custom-router (and its Python twin) under
+/// the example's own policy: every decision its README shows.
+fn routes_by_tenant(example: &str, plugin_file: &str, component: &Path) {
+    let mut shop = shop();
+    let first = two_free_ports();
+    let policy = example_policy(
+        example,
+        &format!("ports: {{first: {first}, last: {}}}\n", first + 1),
+    );
+    let fwd = Standalone::start(
+        &[
+            ("catalog.yaml", shop.catalog.as_bytes()),
+            ("policy.yaml", policy.as_bytes()),
+            (plugin_file, &read(component)),
+        ],
+        2,
+    );
+    let api = fwd.endpoint(API);
+
+    // By header: only the tenant's upstreams, in turn.
+    let acme = answered(api, 10, "/orders", &[("x-tenant", "acme")]);
+    assert_eq!(
+        acme.keys().collect::<Vec<_>>(),
+        ["acme-1", "acme-2"],
+        "{acme:?}"
+    );
+    assert!(
+        acme.values().all(|&n| n >= 3),
+        "acme's upstreams not taken in turn: {acme:?}"
+    );
+    assert_eq!(
+        answered(api, 4, "/orders", &[("x-tenant", "globex")]),
+        only("globex-1", 4)
+    );
+    assert_eq!(
+        answered(api, 2, "/orders", &[("X-Tenant", "shared")]),
+        only("shared-1", 2)
+    );
+    // By path prefix when there is no header; else the default tenant.
+    let by_path = answered(api, 4, "/acme/orders", &[]);
+    assert!(
+        by_path.keys().all(|k| k.starts_with("acme-")),
+        "{by_path:?}"
+    );
+    assert_eq!(answered(api, 3, "/globex/orders", &[]), only("globex-1", 3));
+    assert_eq!(answered(api, 3, "/orders", &[]), only("shared-1", 3));
+    // The header wins over the path.
+    assert_eq!(
+        answered(api, 3, "/acme/orders", &[("x-tenant", "globex")]),
+        only("globex-1", 3)
+    );
+    // A tenant without upstreams is refused, not served by another's.
+    let (status, body) = get(api, "/orders", &[("x-tenant", "initech")]);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains(r#"no upstream for tenant "initech""#),
+        "{body}"
+    );
+
+    // TCP: the default tenant.
+    let cache = fwd.endpoint(CACHE);
+    for _ in 0..4 {
+        assert_eq!(
+            ask(cache).expect("a connection through the cache endpoint"),
+            1
+        );
+    }
+
+    // acme-1 down: acme's requests all reach acme-2; globex down: 502,
+    // still never another tenant's upstream.
+    drop(shop.http.remove("acme-1"));
+    assert_eq!(
+        answered(api, 6, "/orders", &[("x-tenant", "acme")]),
+        only("acme-2", 6)
+    );
+    drop(shop.http.remove("globex-1"));
+    let (status, body) = get(api, "/orders", &[("x-tenant", "globex")]);
+    assert_eq!(status, 502, "{body}");
+
+    let log = fwd.log();
+    assert!(
+        !log.contains("plugin instance discarded"),
+        "the router failed:\n{log}"
+    );
+}
+
+#[test]
+fn custom_router_routes_each_tenant_to_its_upstreams() {
+    let wasm = rust_component("custom-router", "custom_router");
+    checks(
+        &wasm,
+        "router",
+        r#"{"paths": {"/acme/": "acme"}, "default": "shared"}"#,
+        r#"{"paths": {"acme": "acme"}}"#,
+        r#"path prefix "acme" must start with '/'"#,
+    );
+    routes_by_tenant("custom-router", "custom_router.wasm", &wasm);
+}
+
+#[test]
+fn python_router_routes_each_tenant_to_its_upstreams() {
+    let wasm = python_component();
+    checks(
+        wasm,
+        "router",
+        r#"{"paths": {"/acme/": "acme"}, "default": "shared"}"#,
+        r#"{"paths": {"acme": "acme"}}"#,
+        r#"path prefix "acme" must start with '/'"#,
+    );
+    routes_by_tenant("python-router", "router.wasm", wasm);
+}

@@ -1,0 +1,376 @@
+//! A real kube-apiserver for the reconciler's tests: `testenv/start` once
+//! per test binary (its own state dir), stopped when the binary exits; the
+//! BoundEndpoint CRD applied; `bindery run` started and stopped as a child.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::{bindery, repo_root};
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub kubeconfig: PathBuf,
+}
+
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+extern "C" fn stop_testenv() {
+    if let Some(c) = CLUSTER.get() {
+        let _ = Command::new(repo_root().join("testenv/stop"))
+            .env("BINDERY_TESTENV_DIR", &c.dir)
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The cluster of this test binary, started on first use.
+pub fn cluster(name: &str) -> &'static Cluster {
+    CLUSTER.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bindery-testenv-{name}"));
+        let out = Command::new(repo_root().join("testenv/start"))
+            .env("BINDERY_TESTENV_DIR", &dir)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running testenv/start");
+        assert!(out.status.success(), "testenv/start failed");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let kubeconfig = PathBuf::from(stdout.lines().last().expect("kubeconfig path").trim());
+        // SAFETY: registering a plain extern "C" fn with no captured state.
+        unsafe { libc::atexit(stop_testenv) };
+        let c = Cluster { dir, kubeconfig };
+        let crd = bindery().arg("crd").output().expect("bindery crd");
+        c.apply(&String::from_utf8_lossy(&crd.stdout));
+        c.kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/boundendpoints.bindery.dev",
+            "--timeout=30s",
+        ]);
+        c
+    })
+}
+
+impl Cluster {
+    /// Run kubectl; panics with its stderr on failure.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = self.kubectl_status(args);
+        match out {
+            Ok(s) => s,
+            Err(e) => panic!("kubectl {args:?}: {e}"),
+        }
+    }
+
+    pub fn kubectl_status(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .expect("running kubectl");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// `kubectl apply -f -` of a YAML stream.
+    pub fn apply(&self, yaml: &str) {
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl apply");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(yaml.as_bytes())
+            .expect("writing yaml");
+        let out = child.wait_with_output().expect("kubectl apply");
+        assert!(
+            out.status.success(),
+            "kubectl apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A jsonpath of one object, or None when it does not exist.
+    pub fn get(&self, kind: &str, ns: &str, name: &str, jsonpath: &str) -> Option<String> {
+        self.kubectl_status(&[
+            "get",
+            kind,
+            "-n",
+            ns,
+            name,
+            "-o",
+            &format!("jsonpath={jsonpath}"),
+        ])
+        .ok()
+    }
+
+    /// Names of Services in `ns` with the label selector.
+    pub fn services(&self, ns: &str, selector: &str) -> Vec<String> {
+        let out = self.kubectl(&[
+            "get",
+            "svc",
+            "-n",
+            ns,
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        out.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// URL -> forwarder port, from the upstream Services in `op` matching
+    /// `selector` (their `bindery.dev/urls` annotation and target port).
+    pub fn allocation(&self, op: &str, selector: &str) -> std::collections::BTreeMap<String, u16> {
+        let out = self.kubectl(&[
+            "get",
+            "svc",
+            "-n",
+            op,
+            "-l",
+            selector,
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.annotations.bindery\.dev/urls} {.spec.ports[0].targetPort}{"\n"}{end}"#,
+        ]);
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(url, port)| (url.to_string(), port.parse().expect("targetPort")))
+            .collect()
+    }
+
+    /// The audit log's lines so far.
+    pub fn audit_len(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("audit.log"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// Writes logged after line `from` by Bindery (its user agent) in
+    /// `namespaces`, Leases excepted: `verb resource ns/name` each.
+    pub fn bindery_writes(&self, from: usize, namespaces: &[&str]) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.join("audit.log")).unwrap_or_default();
+        let mut out = Vec::new();
+        for line in text.lines().skip(from) {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let s = |p: &str| {
+                v.pointer(p)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let verb = s("/verb");
+            let write = matches!(
+                verb.as_str(),
+                "create" | "update" | "patch" | "delete" | "deletecollection"
+            );
+            let ns = s("/objectRef/namespace");
+            if write
+                && s("/userAgent").starts_with("bindery/")
+                && s("/objectRef/resource") != "leases"
+                && namespaces.contains(&ns.as_str())
+            {
+                out.push(format!(
+                    "{verb} {} {ns}/{}",
+                    s("/objectRef/resource"),
+                    s("/objectRef/name")
+                ));
+            }
+        }
+        out
+    }
+
+    pub fn namespace(&self, ns: &str) {
+        self.apply(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"
+        ));
+    }
+}
+
+/// Poll `f` every 100 ms until it is true; panics with `what` after `limit`.
+pub fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A running `bindery run`; killed on drop, its log shown if the test failed.
+pub struct Operator {
+    child: Option<Child>,
+    pub admin: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Operator {
+    /// `bindery run --kubeconfig .. --admin <free port> <args>` as pod `pod`.
+    pub fn start(cluster: &Cluster, pod: &str, args: &[&str]) -> Operator {
+        let admin = free_addr();
+        let log = cluster.dir.join(format!("{pod}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("operator log");
+        let child = bindery()
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .arg("--admin")
+            .arg(admin.to_string())
+            .args(args)
+            .env("POD_NAME", pod)
+            .env("RUST_LOG", "info,bindery=debug")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("starting bindery run");
+        Operator {
+            child: Some(child),
+            admin,
+            log,
+        }
+    }
+
+    /// The value of a metric line `name` (with its labels), or 0.
+    pub fn metric(&self, name: &str) -> f64 {
+        let Ok(body) = http_get(self.admin, "/metrics") else {
+            return 0.0;
+        };
+        body.lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.strip_prefix(' '))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    }
+
+    /// Wait until `n` more whole-catalog passes have run.
+    pub fn wait_passes(&self, n: u32) {
+        let name = "bindery_reconcile_passes_total";
+        let target = self.metric(name) + f64::from(n);
+        wait_for(Duration::from_secs(30), &format!("{n} more passes"), || {
+            self.metric(name) >= target
+        });
+    }
+
+    pub fn ready(&self) -> bool {
+        http_get(self.admin, "/readyz").is_ok_and(|b| b.starts_with("ok"))
+    }
+
+    /// SIGKILL: no Lease release, no drain.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: the Lease is released.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            eprintln!("---- last lines of {} ----", self.log.display());
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+/// A loopback address with a port free right now.
+pub fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+/// `GET path` over HTTP/1.1 with `Connection: close`: the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(
+            head.lines().next().unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(body.to_string())
+}
+
+/// A TCP echo server on loopback: answers each line with `<tag> <line>`.
+pub fn echo(tag: &str) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind echo");
+    let addr = l.local_addr().expect("addr");
+    let tag = tag.to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let tag = tag.clone();
+            std::thread::spawn(move || {
+                let mut w = match s.try_clone() {
+                    Ok(w) => w,
+                    Err(_) => return,
+                };
+                for line in BufReader::new(s).lines() {
+                    let Ok(line) = line else { return };
+                    if writeln!(w, "{tag} {line}").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// One line through `addr`: what came back, trimmed.
+pub fn say(addr: SocketAddr, line: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    writeln!(s, "{line}")?;
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply)?;
+    Ok(reply.trim().to_string())
+}
+
+/// Write `text` to `path`, replacing it atomically.
+pub fn write_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
