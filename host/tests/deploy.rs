@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use k8s_openapi::ByteString;
 use serde_json::Value;
+use support::cluster::Cluster;
 use support::{bindery, repo_root};
 
 /// The Helm release `go install` builds; the same link flags as Helm's own
@@ -391,22 +392,25 @@ fn chart_renders_commas_in_cel_and_plugins_that_bindery_accepts() {
     );
     // drainSeconds 50 + 10 to spare.
     assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 60);
-    let args = &pod["spec"]["containers"][0]["args"];
-    let args: Vec<&str> = args
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    for want in [
-        "run",
-        "--policy=/etc/bindery/policy",
-        "--watch-configmap=bindery-policy",
-        "--watch-configmap=bindery-plugins",
-        "--admin=0.0.0.0:9090",
-    ] {
-        assert!(args.contains(&want), "{want} not in {args:?}");
-    }
+    assert_eq!(
+        container_args(deployment),
+        [
+            "run",
+            "--watch-configmap=bindery-policy",
+            "--watch-configmap=bindery-plugins",
+            "--admin=0.0.0.0:9090",
+            "--log-format=json",
+        ]
+    );
+}
+
+/// The args of a Deployment's first container.
+fn container_args(deployment: &Value) -> Vec<String> {
+    let args = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    let args = args.as_array().expect("the container has args");
+    args.iter()
+        .map(|a| a.as_str().expect("string args").to_string())
+        .collect()
 }
 
 /// The chart's defaults: one replica has no PodDisruptionBudget, a
@@ -434,6 +438,21 @@ fn chart_defaults_and_switches() {
     assert!(!kinds(&render(&["--set", "replicaCount=1"])).contains(&pdb));
     let with_monitor = render(&["--set", "metrics.serviceMonitor.enabled=true"]);
     assert!(kinds(&with_monitor).contains(&monitor));
+    // Without the API watch, the mounted volume (always there) is read.
+    let volume = render(&["--set", "watchConfigMaps=false,catalogNamespace=catalog"]);
+    let args = container_args(find(&volume, "Deployment", "bindery"));
+    assert_eq!(
+        args[..3],
+        [
+            "run",
+            "--policy=/etc/bindery/policy",
+            "--catalog-namespace=catalog"
+        ],
+        "{args:?}"
+    );
+    // A catalog elsewhere gets a Role of its own there.
+    let role = find(&volume, "Role", "bindery-catalog");
+    assert_eq!(role["metadata"]["namespace"], "catalog");
     let own = render(&["--set", "plugins.create=false"]);
     assert!(
         !kinds(&own).contains(&("ConfigMap".to_string(), "bindery-plugins".to_string())),
@@ -526,41 +545,22 @@ fn kustomize_base_is_the_chart_with_its_defaults() {
     }
 }
 
-/// A local kube-apiserver of this test's own (`testenv/`), stopped on drop.
-struct Testenv {
-    dir: PathBuf,
-    kubeconfig: PathBuf,
-}
+/// The apiserver of this test binary (`support::cluster`: one testenv,
+/// stopped when the binary exits), driven with the kubectl chosen above.
+struct Env(&'static Cluster);
 
-impl Testenv {
-    /// One per test: `name` keeps the tests of this process apart.
-    fn start(name: &str) -> Testenv {
-        let dir =
-            std::env::temp_dir().join(format!("bindery-deploy-{name}-{}", std::process::id()));
-        // One start at a time: on a fresh machine the first builds
-        // kube-apiserver, and the next then finds it cached.
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
-        let out = Command::new(repo_root().join("testenv/start"))
-            .env("BINDERY_TESTENV_DIR", &dir)
-            .output()
-            .expect("running testenv/start");
-        drop(starting);
-        let env = Testenv {
-            dir,
-            kubeconfig: PathBuf::from(text(&out.stdout).lines().last().unwrap_or_default()),
-        };
-        assert!(
-            out.status.success() && env.kubeconfig.exists(),
-            "testenv/start failed:\n{}",
-            text(&out.stderr)
-        );
-        env
+impl Env {
+    fn get() -> Env {
+        Env(support::cluster::cluster("deploy"))
+    }
+
+    fn kubeconfig(&self) -> &Path {
+        &self.0.kubeconfig
     }
 
     fn kubectl(&self) -> Command {
         let mut cmd = kubectl();
-        cmd.env("KUBECONFIG", &self.kubeconfig);
+        cmd.arg("--kubeconfig").arg(self.kubeconfig());
         cmd
     }
 
@@ -574,19 +574,9 @@ impl Testenv {
     }
 }
 
-impl Drop for Testenv {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("testenv/stop"))
-            .env("BINDERY_TESTENV_DIR", &self.dir)
-            .output();
-        // testenv keeps its lock beside the state dir; this dir is ours alone.
-        let _ = std::fs::remove_file(self.dir.with_extension("lock"));
-    }
-}
-
 /// Where `sa` is not allowed what it should be, or allowed what it should
 /// not: `(verb, resource[/subresource], namespace or "" for all, allowed)`.
-fn can_i(env: &Testenv, sa: &str, checks: &[(&str, &str, &str, bool)]) -> Vec<String> {
+fn can_i(env: &Env, sa: &str, checks: &[(&str, &str, &str, bool)]) -> Vec<String> {
     let mut wrong = Vec::new();
     for &(verb, resource, ns, want) in checks {
         let mut cmd = env.kubectl();
@@ -632,7 +622,7 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
     std::fs::write(rendered.path(), &out.stdout).unwrap();
     let chart = rendered.path().to_str().unwrap();
 
-    let env = Testenv::start("renders");
+    let env = Env::get();
     // The pod templates meet the "restricted" Pod Security Standard: both
     // namespaces are labelled to warn, and the apiserver warns on create
     // about a template that would not.
@@ -741,12 +731,18 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
                 ("list", "namespaces", "", true),
                 ("create", "namespaces", "", false),
                 ("delete", "namespaces", "", false),
-                ("watch", "boundendpoints.bindery.dev", "", true),
+                // The catalog and Events: its own namespace only.
+                ("watch", "boundendpoints.bindery.dev", own, true),
                 ("patch", "boundendpoints.bindery.dev/status", own, true),
                 ("update", "boundendpoints.bindery.dev", own, false),
                 ("delete", "boundendpoints.bindery.dev", own, false),
-                ("create", "events.events.k8s.io", "storage", true),
-                ("create", "events", "storage", true),
+                ("watch", "boundendpoints.bindery.dev", other, false),
+                ("list", "boundendpoints.bindery.dev", "", false),
+                ("patch", "boundendpoints.bindery.dev/status", other, false),
+                ("create", "events.events.k8s.io", own, true),
+                ("patch", "events", own, true),
+                ("create", "events.events.k8s.io", "storage", false),
+                ("create", "events", other, false),
                 // The Lease and the ConfigMaps: its own namespace only.
                 ("update", "leases.coordination.k8s.io", own, true),
                 ("create", "leases.coordination.k8s.io", own, true),
@@ -870,10 +866,10 @@ fn helm_upgrades_keep_plugin_bytes_or_refuse() {
         .collect();
     std::fs::write(&b64, wrapped.join("\n") + "\n").unwrap();
 
-    let env = Testenv::start("upgrades");
+    let env = Env::get();
     let helm_in = |args: &[&str]| {
         let mut cmd = helm();
-        cmd.env("KUBECONFIG", &env.kubeconfig).args(args).args([
+        cmd.env("KUBECONFIG", env.kubeconfig()).args(args).args([
             "bindery-c",
             CHART,
             "-n",
