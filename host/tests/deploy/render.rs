@@ -1,0 +1,197 @@
+//! Offline: lint, renders checked by `bindery`, the kustomize base against
+//! the chart, the CRD copies against `bindery crd`.
+use std::collections::BTreeMap;
+
+use super::*;
+
+#[test]
+fn chart_lints_clean_and_rejects_bad_values() {
+    let out = run_ok(helm().args(["lint", "--strict", CHART]));
+    for line in out.lines() {
+        assert!(
+            !line.contains("[WARNING]") && !line.contains("[ERROR]"),
+            "helm lint: {line}\n{out}"
+        );
+    }
+    let custom = custom_values("team-a");
+    let lint = helm()
+        .args(["lint", "--strict", CHART])
+        .args(strs(&custom.args))
+        .output()
+        .unwrap();
+    assert!(lint.status.success(), "{}", text(&lint.stdout));
+
+    for (set, says) in [
+        ("policy.account=bad/account", "/policy/account"),
+        ("plugins.files.policy\\.yaml=x", "policy.yaml"),
+        ("replicaCount=0", "replicaCount"),
+    ] {
+        let out = helm_template("bindery", "bindery-system", &["--set", set]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "--set {set} rendered");
+        assert!(stderr.contains(says), "--set {set}: {stderr}");
+    }
+}
+
+#[test]
+fn chart_renders_commas_in_cel_and_plugins_that_bindery_accepts() {
+    let custom = custom_values("team-a");
+    let out = helm_template("bindery", "bindery-system", &strs(&custom.args));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let docs = documents(&text(&out.stdout));
+    let policy = find(&docs, "ConfigMap", "bindery-policy");
+    let plugins = find(&docs, "ConfigMap", "bindery-plugins");
+    assert_custom_policy_works(policy, plugins, &custom.router, "bindery-system");
+
+    let deployment = find(&docs, "Deployment", "bindery");
+    let pod = &deployment["spec"]["template"];
+    assert_eq!(pod["metadata"]["labels"]["bindery.dev/account"], "team-a");
+    assert_eq!(
+        pod["metadata"]["labels"]["app.kubernetes.io/name"],
+        "bindery"
+    );
+    // drainSeconds 50 + 10 to spare.
+    assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 60);
+    assert_eq!(
+        container_args(deployment),
+        [
+            "run",
+            "--watch-configmap=bindery-policy",
+            "--watch-configmap=bindery-plugins",
+            "--admin=0.0.0.0:9090",
+            "--log-format=json",
+        ]
+    );
+}
+
+/// The chart's defaults: one replica has no PodDisruptionBudget, a
+/// ServiceMonitor only on request, and the operator's own label pair is on
+/// nothing it installs (it would delete such a Service as an orphan).
+#[test]
+fn chart_defaults_and_switches() {
+    let render = |extra: &[&str]| {
+        let out = helm_template("bindery", "bindery-system", extra);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        documents(&text(&out.stdout))
+    };
+    let kinds = |docs: &[Value]| docs.iter().map(kind_and_name).collect::<Vec<_>>();
+    let defaults = render(&[]);
+    for doc in &defaults {
+        assert_ne!(
+            doc["metadata"]["labels"]["app.kubernetes.io/managed-by"], "bindery",
+            "{doc}"
+        );
+    }
+    let pdb = ("PodDisruptionBudget".to_string(), "bindery".to_string());
+    let monitor = ("ServiceMonitor".to_string(), "bindery".to_string());
+    assert!(kinds(&defaults).contains(&pdb));
+    assert!(!kinds(&defaults).contains(&monitor));
+    assert!(!kinds(&render(&["--set", "replicaCount=1"])).contains(&pdb));
+    let with_monitor = render(&["--set", "metrics.serviceMonitor.enabled=true"]);
+    assert!(kinds(&with_monitor).contains(&monitor));
+    // Without the API watch, the mounted volume (always there) is read.
+    let volume = render(&["--set", "watchConfigMaps=false,catalogNamespace=catalog"]);
+    let args = container_args(find(&volume, "Deployment", "bindery"));
+    assert_eq!(
+        args[..3],
+        [
+            "run",
+            "--policy=/etc/bindery/policy",
+            "--catalog-namespace=catalog"
+        ],
+        "{args:?}"
+    );
+    // A catalog elsewhere gets a Role of its own there.
+    let role = find(&volume, "Role", "bindery-catalog");
+    assert_eq!(role["metadata"]["namespace"], "catalog");
+    let own = render(&["--set", "plugins.create=false"]);
+    assert!(
+        !kinds(&own).contains(&("ConfigMap".to_string(), "bindery-plugins".to_string())),
+        "plugins.create=false still renders the ConfigMap"
+    );
+}
+
+#[test]
+fn crd_copies_match_bindery_crd() {
+    let crd = run_ok(bindery().arg("crd"));
+    let update = std::env::var_os("BINDERY_UPDATE_DEPLOY").is_some();
+    for file in [CHART_CRD, KUSTOMIZE_CRD] {
+        let path = repo_root().join(file);
+        if update {
+            std::fs::write(&path, &crd).unwrap();
+            continue;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == crd,
+            "{file} differs from `bindery crd`: run BINDERY_UPDATE_DEPLOY=1 cargo test --release --test deploy crd"
+        );
+    }
+}
+
+/// Labels only Helm writes; the kustomize base has no release to name.
+const HELM_ONLY_LABELS: [&str; 3] = [
+    "helm.sh/chart",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/version",
+];
+
+/// By (kind, name), without the CRD and the Namespace (the chart installs
+/// the CRD from crds/ and leaves the namespace to --create-namespace), with
+/// Helm's own labels dropped and policy.yaml parsed.
+fn comparable(docs: Vec<Value>) -> (BTreeMap<(String, String), Value>, bindery::policy::Policy) {
+    let mut policy = None;
+    let mut out = BTreeMap::new();
+    for mut doc in docs {
+        let key = kind_and_name(&doc);
+        if key.0 == "CustomResourceDefinition" || key.0 == "Namespace" {
+            continue;
+        }
+        if let Some(labels) = doc["metadata"]["labels"].as_object_mut() {
+            labels.retain(|k, _| !HELM_ONLY_LABELS.contains(&k.as_str()));
+        }
+        if key == ("ConfigMap".to_string(), "bindery-policy".to_string()) {
+            let text = doc["data"]["policy.yaml"].take();
+            let text = text.as_str().expect("policy.yaml");
+            policy = Some(
+                bindery::policy::parse_str(text, &key.1).unwrap_or_else(|e| panic!("{e}\n{text}")),
+            );
+        }
+        out.insert(key, doc);
+    }
+    (out, policy.expect("a bindery-policy ConfigMap"))
+}
+
+#[test]
+fn kustomize_base_is_the_chart_with_its_defaults() {
+    let out = helm_template("bindery", "bindery-system", &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (chart, chart_policy) = comparable(documents(&text(&out.stdout)));
+    let rendered = run_ok(kubectl().args(["kustomize", KUSTOMIZE]));
+    let docs = documents(&rendered);
+    let crd = find(
+        &docs,
+        "CustomResourceDefinition",
+        "boundendpoints.bindery.dev",
+    );
+    assert_eq!(crd["spec"]["group"], "bindery.dev");
+    let ns = find(&docs, "Namespace", "bindery-system");
+    assert_eq!(ns["apiVersion"], "v1");
+    let (base, base_policy) = comparable(docs);
+
+    assert_eq!(base_policy, chart_policy, "policy.yaml differs");
+    assert_eq!(
+        base.keys().collect::<Vec<_>>(),
+        chart.keys().collect::<Vec<_>>(),
+        "the two install different objects"
+    );
+    for (key, want) in &chart {
+        let have = &base[key];
+        assert!(
+            have == want,
+            "{key:?} differs:\nkustomize:\n{}\nhelm:\n{}",
+            serde_json::to_string_pretty(have).unwrap(),
+            serde_json::to_string_pretty(want).unwrap()
+        );
+    }
+}
