@@ -105,7 +105,7 @@ impl Forwarder {
             }
             let addr = SocketAddr::new(self.listen, p.port);
             let url = p.key.url.to_string();
-            match bind(addr).and_then(|l| self.per_thread(l)) {
+            match bind(addr, self.shards.len()) {
                 Ok(listeners) => {
                     let addr = listeners
                         .first()
@@ -146,16 +146,6 @@ impl Forwarder {
             }
         }
         out
-    }
-
-    /// The listening socket and a clone of it for every other thread.
-    fn per_thread(&self, l: std::net::TcpListener) -> std::io::Result<Vec<std::net::TcpListener>> {
-        let mut all = Vec::with_capacity(self.shards.len());
-        for _ in 1..self.shards.len() {
-            all.push(l.try_clone()?);
-        }
-        all.push(l);
-        Ok(all)
     }
 
     fn route(

@@ -15,20 +15,43 @@ use super::endpoint::EndpointRoute;
 use super::metrics::EndpointCounters;
 use crate::model::Scheme;
 
-/// Bind with SO_REUSEADDR (a restart must not wait for TIME_WAIT) and a
-/// deep backlog for connection bursts. Non-blocking, and not yet registered
-/// with a runtime: each forwarder thread registers a clone of its own.
-pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+/// `n` listening sockets on `addr`, one per forwarder thread, joined by
+/// SO_REUSEPORT so that the kernel spreads new connections over them and
+/// wakes one thread per connection. SO_REUSEADDR: a restart must not wait
+/// for TIME_WAIT. Non-blocking and not yet registered with a runtime: each
+/// thread registers its own.
+///
+/// A port held by anyone else is refused, as a plain bind would be: a
+/// socket without SO_REUSEPORT is bound first, and only then the group.
+pub fn bind(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    drop(socket(addr, false)?);
+    let first = socket(addr, true)?;
+    let addr = first.local_addr()?.as_socket().unwrap_or(addr);
+    let mut all = vec![first];
+    for _ in 1..n {
+        all.push(socket(addr, true)?);
+    }
+    all.into_iter()
+        .map(|s| {
+            s.listen(4096)?;
+            Ok(s.into())
+        })
+        .collect()
+}
+
+fn socket(addr: SocketAddr, reuse_port: bool) -> io::Result<socket2::Socket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::STREAM,
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(4096)?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 /// `maxConnections` of one endpoint: connections in flight and the limit,

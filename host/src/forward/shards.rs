@@ -1,7 +1,7 @@
 //! The forwarder's worker threads, one per CPU, each with its own
-//! single-threaded tokio runtime. Every endpoint's listening socket is
-//! shared by an accept loop on each thread; a connection lives on the thread
-//! that accepted it, with its upstream connection and its tasks, so its
+//! single-threaded tokio runtime. Every endpoint has a listening socket per
+//! thread (SO_REUSEPORT) and an accept loop on each; a connection lives on
+//! the thread that accepted it, with its upstream connection and its tasks, so its
 //! packets never wake another thread (as in HAProxy's and nginx's workers).
 use std::future::Future;
 use std::io;
