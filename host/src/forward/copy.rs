@@ -1,6 +1,6 @@
-//! Both directions of a forwarded connection: 64 KiB buffers each way, a
-//! FIN passed on as a FIN (half-close), and an idle timeout that counts bytes
-//! in either direction as activity.
+//! Both directions of a forwarded connection ([`super::one_way`] each, a
+//! FIN passed on as a FIN), and an idle timeout that counts bytes in either
+//! direction as activity.
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,8 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// Buffer per direction: large enough for loopback and LAN bulk transfers.
-pub const BUFFER: usize = 64 * 1024;
+use super::one_way::OneWay;
 
 /// Bytes copied each way.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +50,25 @@ where
         start,
         last: last.clone(),
     };
-    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER);
+    let (mut up, mut down) = (OneWay::default(), OneWay::default());
+    let (mut up_done, mut down_done) = (None, None);
+    let copy = std::future::poll_fn(|cx| {
+        if up_done.is_none()
+            && let Poll::Ready(r) = up.poll_copy(cx, Pin::new(&mut client), Pin::new(&mut upstream))
+        {
+            up_done = Some(r?);
+        }
+        if down_done.is_none()
+            && let Poll::Ready(r) =
+                down.poll_copy(cx, Pin::new(&mut upstream), Pin::new(&mut client))
+        {
+            down_done = Some(r?);
+        }
+        match (up_done, down_done) {
+            (Some(a), Some(b)) => Poll::Ready(Ok::<_, io::Error>((a, b))),
+            _ => Poll::Pending,
+        }
+    });
     tokio::pin!(copy);
     let mut deadline = start + idle;
     loop {

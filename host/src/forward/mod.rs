@@ -6,7 +6,8 @@
 //! - [`shards`]: the worker threads a connection lives on;
 //! - [`endpoint`]: one endpoint's route in one generation, the router call;
 //! - [`upstream`]: live state of an upstream (in flight, passive health);
-//! - [`tcp`], [`copy`]: a TCP connection, half-close and idle timeout;
+//! - [`tcp`], [`copy`], [`one_way`]: a TCP connection, half-close and idle
+//!   timeout;
 //! - [`http`]: HTTP/1.1 and h2c with per-request routing;
 //! - [`health`]: active probes and DNS re-resolution;
 //! - [`metrics`]: the Prometheus families.
@@ -17,6 +18,7 @@ pub mod health;
 pub mod http;
 mod listener;
 pub mod metrics;
+mod one_way;
 pub mod shards;
 mod tcp;
 pub mod upstream;
