@@ -26,10 +26,16 @@ impl Standalone {
     /// it has printed `endpoints` lines `<url> -> <ip>:<port>`. The log goes
     /// to `stderr.log` there, at debug level.
     pub fn start(files: &[(&str, &[u8])], endpoints: usize) -> Standalone {
+        Standalone::start_with(files, endpoints, &[])
+    }
+
+    /// [`Standalone::start`] with more arguments (`--admin ADDR`, ...).
+    pub fn start_with(files: &[(&str, &[u8])], endpoints: usize, args: &[&str]) -> Standalone {
         let dir = super::dir_with(files);
         let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
         let mut child = super::bindery()
             .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
+            .args(args)
             .env("RUST_LOG", "bindery=debug")
             .current_dir(dir.path())
             .stdout(Stdio::piped())
