@@ -38,8 +38,10 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     // Every request takes the route in effect when it arrives.
     let idle = routes.borrow().settings.idle_timeout();
+    let counters = Arc::new(counters);
     let service = service_fn(move |req| {
         let route = routes.borrow().clone();
+        // One reference count per request, not one per counter.
         let counters = counters.clone();
         async move {
             Ok::<_, std::convert::Infallible>(proxy::forward(req, peer, route, counters).await)

@@ -25,7 +25,7 @@ pub async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
     route: Arc<EndpointRoute>,
-    counters: EndpointCounters,
+    counters: Arc<EndpointCounters>,
 ) -> Response {
     counters.requests.inc();
     let (parts, body) = req.into_parts();
@@ -104,7 +104,7 @@ pub async fn forward(
                         theirs,
                         upstream.track(),
                         route.clone(),
-                        counters.clone(),
+                        EndpointCounters::clone(&counters),
                     );
                 }
             }
