@@ -7,12 +7,12 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{bindery, guest};
+use support::guest;
+use support::standalone::Standalone;
 
 /// A server on loopback running `handler` on a thread per connection.
 fn serve(handler: impl Fn(TcpStream) + Send + Sync + Clone + 'static) -> SocketAddr {
@@ -36,47 +36,6 @@ fn upstreams(n: usize) -> Vec<SocketAddr> {
             })
         })
         .collect()
-}
-
-struct Standalone(Child);
-
-impl Drop for Standalone {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `bindery standalone`, wait for its first line, return the address.
-fn start(dir: &Path) -> (Standalone, SocketAddr) {
-    let (child, lines) = start_n(dir, 1);
-    (child, lines[0].1)
-}
-
-/// Start `bindery standalone`, wait for `n` lines, return `(url, address)`s.
-fn start_n(dir: &Path, n: usize) -> (Standalone, Vec<(String, SocketAddr)>) {
-    let mut child = bindery()
-        .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bindery standalone");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut lines = Vec::new();
-    for _ in 0..n {
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("a line per endpoint");
-        let parsed = line
-            .trim()
-            .split_once(" -> ")
-            .and_then(|(url, a)| Some((url.to_string(), a.parse().ok()?)))
-            .unwrap_or_else(|| panic!("unexpected line {line:?}"));
-        lines.push(parsed);
-    }
-    // Keep reading, so that bindery never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    (Standalone(child), lines)
 }
 
 /// Which upstream answered one connection.
@@ -127,16 +86,20 @@ fn settle(addr: SocketAddr, want: usize) -> Duration {
 #[test]
 fn swaps_under_load_drop_nothing_and_show_within_a_second() {
     let ups = upstreams(3);
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("pin.wasm"), guest("hostile_router")).expect("plugin");
     let rr = "endpointSelectors: [\"endpoint.labels.team == 'a'\"]\nrouter: {plugin: builtin:round-robin}\n";
     // The test router in mode `ok` returns candidates in order: all to #0.
     let pin = "endpointSelectors: [\"endpoint.labels.team == 'a'\", \"endpoint.labels.team == 'b'\"]\nrouter: {plugin: pin.wasm, config: {mode: ok}}\n";
     let broken =
         "endpointSelectors: [\"endpoint.labels.team ==\"]\nrouter: {plugin: builtin:round-robin}\n";
-    write(dir.path(), "policy.yaml", rr);
-    write(dir.path(), "catalog.yaml", &catalog(&ups, "a"));
-    let (_bindery, addr) = start(dir.path());
+    let fwd = Standalone::start(
+        &[
+            ("pin.wasm", &guest("hostile_router")),
+            ("policy.yaml", rr.as_bytes()),
+            ("catalog.yaml", catalog(&ups, "a").as_bytes()),
+        ],
+        1,
+    );
+    let (dir, addr) = (&fwd.dir, fwd.addr);
 
     // Continuous load from two threads for the whole test.
     let load = Load::start(2, |t| {
@@ -346,8 +309,6 @@ fn echo_upstream() -> SocketAddr {
 fn http_requests_and_open_connections_live_through_swaps() {
     let ups = http_upstreams(3);
     let echo = echo_upstream();
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("pin.wasm"), guest("hostile_router")).expect("plugin");
     let list = |a: &[SocketAddr]| {
         a.iter()
             .map(|a| format!("{{address: \"{a}\"}}"))
@@ -359,20 +320,22 @@ fn http_requests_and_open_connections_live_through_swaps() {
         list(&ups),
         list(&[echo])
     );
-    write(dir.path(), "catalog.yaml", &catalog);
     let rr = "router: {plugin: builtin:round-robin}\n";
     let pin = "router: {plugin: pin.wasm, config: {mode: ok}}\n";
     let broken = "router: {plugin: missing.wasm}\n";
-    write(dir.path(), "policy.yaml", rr);
-    let (_bindery, served) = start_n(dir.path(), 2);
-    let at = |url: &str| {
-        served
-            .iter()
-            .find(|(u, _)| u == url)
-            .map(|(_, a)| *a)
-            .unwrap_or_else(|| panic!("{url} not served: {served:?}"))
-    };
-    let (web, echo_at) = (at("http://web.test:8080"), at("tcp://echo.test:7001"));
+    let fwd = Standalone::start(
+        &[
+            ("pin.wasm", &guest("hostile_router")),
+            ("policy.yaml", rr.as_bytes()),
+            ("catalog.yaml", catalog.as_bytes()),
+        ],
+        2,
+    );
+    let dir = &fwd.dir;
+    let (web, echo_at) = (
+        fwd.endpoint("http://web.test:8080"),
+        fwd.endpoint("tcp://echo.test:7001"),
+    );
 
     // Requests on keep-alive connections and on new ones, for the whole test.
     let load = Load::start(2, |t| {
