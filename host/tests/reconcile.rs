@@ -48,6 +48,24 @@ fn endpoint(
     )
 }
 
+/// BoundEndpoints `e0`..`e{n-1}` in `ns`, for `<scheme>://e<i>.<apps>:<port + i>`.
+fn numbered(
+    ns: &str,
+    n: u16,
+    scheme: &str,
+    apps: &str,
+    port: u16,
+    account: &str,
+    upstream: &str,
+) -> String {
+    (0..n)
+        .map(|i| {
+            let url = format!("{scheme}://e{i}.{apps}:{}", port + i);
+            endpoint(ns, &format!("e{i}"), &url, account, upstream, "")
+        })
+        .collect()
+}
+
 /// `status reason` of the Ready condition.
 fn ready(c: &Cluster, ns: &str, name: &str) -> String {
     let path = r#"{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}"#;
@@ -410,17 +428,7 @@ fn a_resync_that_changes_nothing_writes_nothing() {
     c.apply(&format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: taken, namespace: {apps}}}\nspec: {{type: ExternalName, externalName: example.org}}\n"
     ));
-    let mut yaml = String::new();
-    for i in 0..20 {
-        yaml += &endpoint(
-            op,
-            &format!("e{i}"),
-            &format!("http://e{i}.r1-apps:{}", 8000 + i),
-            "r1",
-            &up,
-            "",
-        );
-    }
+    let mut yaml = numbered(op, 20, "http", apps, 8000, "r1", &up);
     // A pool of two, a conflict, a missing namespace, an invalid URL and an
     // unselected endpoint: every kind of status stays put as well.
     yaml += &endpoint(op, "e0-twin", "http://e0.r1-apps:8000", "r1", &up, "");
@@ -482,17 +490,7 @@ fn lease_holder(c: &Cluster, op: &str, account: &str) -> String {
 fn ports_are_stable_across_restarts_and_replicas_and_only_the_leader_writes() {
     let (op, apps) = ("l1-op", "l1-apps");
     let (c, up) = setup("l1", op, apps);
-    let mut yaml = String::new();
-    for i in 0..6 {
-        yaml += &endpoint(
-            op,
-            &format!("e{i}"),
-            &format!("tcp://e{i}.l1-apps:{}", 7000 + i),
-            "l1",
-            &up,
-            "",
-        );
-    }
+    let yaml = numbered(op, 6, "tcp", apps, 7000, "l1", &up);
     c.apply(&yaml);
     let pol = policy("l1", 21600, "");
     let mut first = Operator::start(c, "l1-0", &op_args(op, &pol, "127.0.2.1"));
