@@ -11,7 +11,7 @@ request head and go to the default tenant, or to every upstream in turn when
 there is no default.
 
 componentize-py builds this module into a component of the `router` world
-of Bindery's WIT package (bindery:plugin@0.1.0): the `WitWorld` class below
+of Bindery's WIT package (bindery:plugin@0.2.0): the `WitWorld` class below
 implements the world's exports, `wit_world.imports` holds its imports.
 """
 import itertools
@@ -66,13 +66,14 @@ CONFIG = Config()
 TURN = itertools.count()
 
 
-def tenant_of(connection: routing.Connection) -> str | None:
-    """The tenant a request names (header, then path prefix), else the default."""
+def tenant_of() -> str | None:
+    """The tenant the request being routed names (header, then path prefix),
+    else the default."""
     if CONFIG.header is not None:
-        value = connection.header(CONFIG.header)
+        value = routing.header(CONFIG.header)
         if value is not None:
             return value.strip()
-    path = connection.path()
+    path = routing.path()
     if path is not None:
         matches = [prefix for prefix in CONFIG.paths if path.startswith(prefix)]
         if matches:
@@ -99,12 +100,12 @@ class WitWorld(wit_world.WitWorld):
 
     def route(self, connection: routing.Connection,
               candidates: list[routing.Candidate]) -> routing.Decision:
-        tenant = tenant_of(connection)
+        tenant = tenant_of()
         if tenant is None:
             # Nobody named a tenant and there is no default: any upstream.
             return routing.Decision_Try(in_turn(candidates, lambda i: True))
         mine = (CONFIG.label, tenant)
-        order = in_turn(candidates, lambda i: mine in (connection.labels(i) or []))
+        order = in_turn(candidates, lambda i: mine in (routing.labels(i) or []))
         if not order:
             reason = f"no upstream for {CONFIG.label} {json.dumps(tenant)}"
             log(Level.DEBUG, reason)

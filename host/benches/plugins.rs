@@ -37,15 +37,15 @@ fn router_call(c: &mut Criterion) {
         url: "http://rgw.storage:7480".into(),
         scheme: Scheme::Http,
         upstreams: (0..4)
-            .map(|i| UpstreamView {
-                address: format!("10.0.0.{i}:7480"),
-                weight: 1,
-                labels: vec![],
-            })
+            .map(|i| UpstreamView::new(format!("10.0.0.{i}:7480"), 1, vec![]))
             .collect(),
     });
-    let candidates: Vec<Candidate> = (0..4)
-        .map(|i| Candidate {
+    let candidates: Vec<Candidate> = target
+        .upstreams
+        .iter()
+        .zip(0..)
+        .map(|(u, i)| Candidate {
+            key: u.key,
             weight: 1,
             healthy: true,
             active: i,

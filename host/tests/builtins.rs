@@ -352,7 +352,7 @@ fn consistent_hash_can_hash_a_header() {
             .header("X-User", user)
             .body(())
             .unwrap();
-        c.input(ip, Some(request.into_parts().0))
+        c.input(ip, Some(Box::new(request.into_parts().0)))
     };
     // The same user from many IPs lands on one member.
     let picks: std::collections::HashSet<u32> = (0..50)

@@ -62,7 +62,7 @@ fn checks(wasm: &Path, world: &str, good: &str, bad: &str, why: &str) {
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{stdout}");
     assert!(
-        stdout.contains(&format!("world {world} (bindery:plugin@0.1.0)"))
+        stdout.contains(&format!("world {world} ({})", bindery::plugin::WIT_PACKAGE))
             && stdout.contains("configure: ok"),
         "{stdout}"
     );

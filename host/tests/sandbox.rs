@@ -194,6 +194,39 @@ fn wrong_world_and_garbage_are_named() {
     assert!(matches!(err, PluginError::Compile { .. }), "{err}");
 }
 
+#[test]
+fn a_component_built_against_another_contract_version_is_named() {
+    let rt = runtime();
+    let old = wat::parse_str(r#"(component (import "bindery:plugin/log@0.1.0" (instance)))"#)
+        .expect("test component");
+    let err = rt
+        .load_bytes::<RouterWorld>("old.wasm", &old, &json!({}), Limits::default())
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("old.wasm")
+            && text.contains("built against bindery:plugin@0.1.0")
+            && text.contains(bindery::plugin::WIT_PACKAGE)
+            && text.contains("rebuild it against the wit/ of this release"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_host_implements_the_package_of_wit() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    for file in ["types.wit", "routing.wit", "worlds.wit"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("wit file");
+        let first = text.lines().next().unwrap_or_default();
+        assert_eq!(
+            first,
+            format!("package {};", bindery::plugin::WIT_PACKAGE),
+            "{file}"
+        );
+    }
+}
+
 const CATALOG: &str = r#"
 endpoints:
   - url: http://a.one

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
 
 use bindery::plugin::log::{Level, log};
+use bindery::plugin::routing;
 
 #[derive(Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,19 +95,18 @@ impl Guest for TenantRouter {
         Ok(())
     }
 
-    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
-        CONFIG.with(|c| route(&c.borrow(), connection, &candidates))
+    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
+        CONFIG.with(|c| route(&c.borrow(), &candidates))
     }
 }
 
-fn route(config: &Config, connection: &Connection, candidates: &[Candidate]) -> Decision {
-    let Some(tenant) = tenant(config, connection) else {
+fn route(config: &Config, candidates: &[Candidate]) -> Decision {
+    let Some(tenant) = tenant(config) else {
         // Nobody named a tenant and there is no default: any upstream.
         return Decision::Try(in_turn(candidates, |_| true));
     };
     let mine = |i: usize| {
-        connection
-            .labels(i as u32)
+        routing::labels(i as u32)
             .unwrap_or_default()
             .iter()
             .any(|(k, v)| *k == config.label && *v == tenant)
@@ -121,11 +121,11 @@ fn route(config: &Config, connection: &Connection, candidates: &[Candidate]) -> 
 }
 
 /// The tenant a request names (header, then path prefix), else the default.
-fn tenant(config: &Config, connection: &Connection) -> Option<String> {
-    if let Some(value) = config.header.as_deref().and_then(|h| connection.header(h)) {
+fn tenant(config: &Config) -> Option<String> {
+    if let Some(value) = config.header.as_deref().and_then(routing::header) {
         return Some(value.trim().to_string());
     }
-    if let Some(path) = connection.path() {
+    if let Some(path) = routing::path() {
         let longest = config
             .paths
             .iter()

@@ -22,7 +22,11 @@ pub fn run(file: &Path, config: &str) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    println!("{name}: world {} (bindery:plugin@0.1.0)", inspected.world);
+    println!(
+        "{name}: world {} ({})",
+        inspected.world,
+        bindery::plugin::WIT_PACKAGE
+    );
     println!("  sha256: {}", inspected.sha256);
     let limits = Limits::default();
     let configured = match inspected.world {

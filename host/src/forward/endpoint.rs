@@ -37,6 +37,7 @@ impl EndpointRoute {
             .iter()
             .zip(&self.target.upstreams)
             .map(|(u, view)| Candidate {
+                key: view.key,
                 weight: view.weight,
                 healthy: u.healthy(now),
                 active: u.active(),
@@ -49,8 +50,8 @@ impl EndpointRoute {
     pub fn choose(
         &self,
         client: SocketAddr,
-        head: Option<http::request::Parts>,
-    ) -> (Choice, Option<http::request::Parts>) {
+        head: Option<Box<http::request::Parts>>,
+    ) -> (Choice, Option<Box<http::request::Parts>>) {
         let candidates = self.candidates(Instant::now());
         let input = RouteInput {
             target: self.target.clone(),

@@ -173,10 +173,12 @@ impl Forwarder {
             upstreams: p
                 .upstreams
                 .iter()
-                .map(|m| UpstreamView {
-                    address: m.upstream.address.clone(),
-                    weight: m.upstream.weight,
-                    labels: m.labels.clone(),
+                .map(|m| {
+                    UpstreamView::new(
+                        m.upstream.address.clone(),
+                        m.upstream.weight,
+                        m.labels.clone(),
+                    )
                 })
                 .collect(),
         };

@@ -26,7 +26,6 @@ pub mod router {
         with: {
             "bindery:plugin/types": super::selector::bindery::plugin::types,
             "bindery:plugin/log": super::selector::bindery::plugin::log,
-            "bindery:plugin/routing.connection": super::super::connection::RouteConnection,
         },
     });
 }

@@ -1,13 +1,13 @@
-//! The `connection` resource of `wit/routing.wit`: what a router reads of one
-//! connection or request, lent to the store for one `route` call and read
-//! lazily through host calls, so a router pays only for what it reads.
-use std::net::SocketAddr;
+//! The host side of `wit/routing.wit`: what a router is told of one
+//! connection or request. The client address and the candidates' live state
+//! go into the `route` call as plain values; the rest is lent to the store
+//! for the call and read through the `routing` functions, so a router pays
+//! only for what it reads.
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use wasmtime::component::Resource;
-
 use super::bindings::Scheme;
-use super::bindings::router::bindery::plugin::routing::{Host, HostConnection};
+use super::bindings::router::bindery::plugin::routing::{Connection, Host, IpAddress};
 use super::state::HostState;
 
 /// One upstream of a projected endpoint as routers see it; the index in
@@ -17,6 +17,20 @@ pub struct UpstreamView {
     pub address: String,
     pub weight: u32,
     pub labels: Vec<(String, String)>,
+    /// The candidate's `key`: FNV-1a of `address`, computed once.
+    pub key: u64,
+}
+
+impl UpstreamView {
+    pub fn new(address: String, weight: u32, labels: Vec<(String, String)>) -> UpstreamView {
+        let key = router_common::fnv1a(&[address.as_bytes()]);
+        UpstreamView {
+            address,
+            weight,
+            labels,
+            key,
+        }
+    }
 }
 
 /// The endpoint being routed to: built once per endpoint and generation,
@@ -33,13 +47,32 @@ pub struct RouteTarget {
 pub struct RouteInput {
     pub target: Arc<RouteTarget>,
     pub client: SocketAddr,
-    /// The request head of an http endpoint's request.
-    pub head: Option<http::request::Parts>,
+    /// The request head of an http endpoint's request; boxed so that
+    /// lending the input to the store and back moves a few words, not the
+    /// head (a TCP connection has none and pays nothing for it).
+    pub head: Option<Box<http::request::Parts>>,
 }
 
-/// Host type behind the `connection` resource; its data is the store's
-/// current [`RouteInput`].
-pub struct RouteConnection;
+impl RouteInput {
+    /// The `connection` argument of `route`.
+    pub fn connection(&self) -> Connection {
+        let ip = match self.client.ip() {
+            IpAddr::V4(v4) => IpAddress::Ipv4(v4.octets().into()),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddress::Ipv4(v4.octets().into()),
+                None => {
+                    let s = v6.segments();
+                    IpAddress::Ipv6((s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]))
+                }
+            },
+        };
+        Connection {
+            scheme: self.target.scheme,
+            client_ip: ip,
+            client_port: self.client.port(),
+        }
+    }
+}
 
 impl HostState {
     fn input(&self) -> Option<&RouteInput> {
@@ -47,52 +80,34 @@ impl HostState {
     }
 
     fn head(&self) -> Option<&http::request::Parts> {
-        self.input()?.head.as_ref()
+        self.input()?.head.as_deref()
+    }
+
+    fn upstream(&self, index: u32) -> Option<&UpstreamView> {
+        self.input()?.target.upstreams.get(index as usize)
     }
 }
 
-impl Host for HostState {}
-
-impl HostConnection for HostState {
-    fn endpoint_url(&mut self, _: Resource<RouteConnection>) -> String {
+impl Host for HostState {
+    fn endpoint_url(&mut self) -> String {
         self.input()
             .map(|i| i.target.url.clone())
             .unwrap_or_default()
     }
 
-    fn scheme(&mut self, _: Resource<RouteConnection>) -> Scheme {
-        self.input().map_or(Scheme::Tcp, |i| i.target.scheme)
+    fn address(&mut self, index: u32) -> Option<String> {
+        Some(self.upstream(index)?.address.clone())
     }
 
-    fn client_ip(&mut self, _: Resource<RouteConnection>) -> String {
-        self.input()
-            .map(|i| i.client.ip().to_string())
-            .unwrap_or_default()
+    fn labels(&mut self, index: u32) -> Option<Vec<(String, String)>> {
+        Some(self.upstream(index)?.labels.clone())
     }
 
-    fn client_port(&mut self, _: Resource<RouteConnection>) -> u16 {
-        self.input().map_or(0, |i| i.client.port())
-    }
-
-    fn address(&mut self, _: Resource<RouteConnection>, index: u32) -> Option<String> {
-        let u = self.input()?.target.upstreams.get(index as usize)?;
-        Some(u.address.clone())
-    }
-
-    fn labels(
-        &mut self,
-        _: Resource<RouteConnection>,
-        index: u32,
-    ) -> Option<Vec<(String, String)>> {
-        let u = self.input()?.target.upstreams.get(index as usize)?;
-        Some(u.labels.clone())
-    }
-
-    fn method(&mut self, _: Resource<RouteConnection>) -> Option<String> {
+    fn method(&mut self) -> Option<String> {
         Some(self.head()?.method.as_str().to_string())
     }
 
-    fn authority(&mut self, _: Resource<RouteConnection>) -> Option<String> {
+    fn authority(&mut self) -> Option<String> {
         let head = self.head()?;
         let host = head.headers.get(http::header::HOST);
         match host.and_then(|h| h.to_str().ok()) {
@@ -101,7 +116,7 @@ impl HostConnection for HostState {
         }
     }
 
-    fn path(&mut self, _: Resource<RouteConnection>) -> Option<String> {
+    fn path(&mut self) -> Option<String> {
         let head = self.head()?;
         Some(
             head.uri
@@ -111,12 +126,12 @@ impl HostConnection for HostState {
         )
     }
 
-    fn header(&mut self, _: Resource<RouteConnection>, name: String) -> Option<String> {
+    fn header(&mut self, name: String) -> Option<String> {
         let value = self.head()?.headers.get(name.as_str())?;
         value.to_str().ok().map(str::to_string)
     }
 
-    fn headers(&mut self, _: Resource<RouteConnection>) -> Vec<(String, String)> {
+    fn headers(&mut self) -> Vec<(String, String)> {
         let Some(head) = self.head() else {
             return Vec::new();
         };
@@ -124,10 +139,5 @@ impl HostConnection for HostState {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect()
-    }
-
-    fn drop(&mut self, _: Resource<RouteConnection>) -> wasmtime::Result<()> {
-        // Only borrows are ever lent; there is nothing to free.
-        Ok(())
     }
 }

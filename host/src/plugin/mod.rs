@@ -23,6 +23,9 @@ pub mod selector;
 mod state;
 pub mod world;
 
+/// The WIT package this host implements: `wit/`'s `package` line.
+pub const WIT_PACKAGE: &str = "bindery:plugin@0.2.0";
+
 pub use connection::{RouteInput, RouteTarget, UpstreamView};
 pub use error::PluginError;
 pub use generation::{Generation, naming_context};

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmtime::Store;
-use wasmtime::component::{InstancePre, Resource};
+use wasmtime::component::InstancePre;
 
 use super::bindings::router::bindery::plugin::routing::{Candidate, Decision};
 use super::bindings::router::{Router, RouterPre};
@@ -71,10 +71,11 @@ impl Plugin<RouterWorld> {
         input: RouteInput,
         candidates: &[Candidate],
     ) -> (Result<Decision, PluginError>, RouteInput) {
+        let connection = input.connection();
         let mut lent = Some(input);
         let result = self.call("route", |b, store| {
             store.data_mut().route = lent.take();
-            let r = b.call_route(&mut *store, Resource::new_borrow(0), candidates);
+            let r = b.call_route(&mut *store, connection, candidates);
             lent = store.data_mut().route.take();
             r
         });

@@ -35,6 +35,18 @@ impl World {
     /// it exports instead.
     pub fn detect(engine: &Engine, component: &Component) -> Result<World, String> {
         let ty = component.component_type();
+        if let Some(other) = ty
+            .imports(engine)
+            .filter_map(|(name, _)| name.strip_prefix("bindery:plugin/"))
+            .filter_map(|rest| rest.split_once('@'))
+            .map(|(_, version)| version)
+            .find(|v| Some(*v) != super::WIT_PACKAGE.split_once('@').map(|(_, v)| v))
+        {
+            return Err(format!(
+                "was built against bindery:plugin@{other}, and this Bindery implements {}; rebuild it against the wit/ of this release",
+                super::WIT_PACKAGE
+            ));
+        }
         let exports: Vec<String> = ty
             .exports(engine)
             .map(|(name, item)| match item.ty {
@@ -50,7 +62,8 @@ impl World {
         match found.as_slice() {
             [w] => Ok(*w),
             [] => Err(format!(
-                "implements none of the worlds selector, naming or router of bindery:plugin@0.1.0 (it exports: {}); build it against wit/ with wit-bindgen",
+                "implements none of the worlds selector, naming or router of {} (it exports: {}); build it against wit/ with wit-bindgen",
+                super::WIT_PACKAGE,
                 if exports.is_empty() {
                     "nothing".to_string()
                 } else {

@@ -113,16 +113,20 @@ pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
         url: url.to_string(),
         scheme,
         upstreams: (0..spec.len())
-            .map(|i| UpstreamView {
-                address: format!("10.0.0.{}:7480", 11 + i),
-                weight: spec[i].0,
-                labels: vec![("index".into(), i.to_string())],
+            .map(|i| {
+                UpstreamView::new(
+                    format!("10.0.0.{}:7480", 11 + i),
+                    spec[i].0,
+                    vec![("index".into(), i.to_string())],
+                )
             })
             .collect(),
     };
     let candidates = spec
         .iter()
-        .map(|&(weight, healthy, active)| Candidate {
+        .zip(&target.upstreams)
+        .map(|(&(weight, healthy, active), view)| Candidate {
+            key: view.key,
             weight,
             healthy,
             active,
@@ -143,7 +147,7 @@ impl Pool {
     pub fn input(
         &self,
         ip: &str,
-        head: Option<http::request::Parts>,
+        head: Option<Box<http::request::Parts>>,
     ) -> bindery::plugin::RouteInput {
         let ip: std::net::IpAddr = ip.parse().expect("test IP");
         bindery::plugin::RouteInput {

@@ -6,6 +6,8 @@ use std::cell::RefCell;
 
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
 
+use bindery::plugin::routing::IpAddress;
+
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Config {
@@ -30,22 +32,18 @@ impl Guest for ConsistentHash {
         Ok(())
     }
 
-    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
+    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
         let header = CONFIG.with(|c| c.borrow().header.clone());
-        let key = header
-            .and_then(|name| connection.header(&name))
-            .unwrap_or_else(|| connection.client_ip());
+        let from_header = header.and_then(|name| bindery::plugin::routing::header(&name));
+        let client = client_bytes(&connection.client_ip);
+        let key: &[u8] = match &from_header {
+            Some(value) => value.as_bytes(),
+            None => &client.0[..client.1],
+        };
         let mut scored: Vec<(bool, f64, u32)> = candidates
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let address = connection.address(i as u32).unwrap_or_default();
-                (
-                    c.healthy,
-                    score(key.as_bytes(), &address, c.weight),
-                    i as u32,
-                )
-            })
+            .zip(0u32..)
+            .map(|(c, i)| (c.healthy, score(key, c.key, c.weight), i))
             .collect();
         // Healthy first, then highest score.
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)));
@@ -53,11 +51,28 @@ impl Guest for ConsistentHash {
     }
 }
 
-/// Weighted rendezvous score: weight / -ln(u), u uniform in (0, 1).
-/// Weighted rendezvous score of one upstream for `key`: the candidate's
-/// address, not its index, so removing one upstream moves only its keys.
-fn score(key: &[u8], address: &str, weight: u32) -> f64 {
-    let h = router_common::fnv1a(&[key, address.as_bytes()]);
+/// The client IP as bytes (4 or 16 of the 16) without allocating.
+fn client_bytes(ip: &IpAddress) -> ([u8; 16], usize) {
+    let mut out = [0u8; 16];
+    match *ip {
+        IpAddress::Ipv4((a, b, c, d)) => {
+            out[..4].copy_from_slice(&[a, b, c, d]);
+            (out, 4)
+        }
+        IpAddress::Ipv6((a, b, c, d, e, f, g, h)) => {
+            for (i, s) in [a, b, c, d, e, f, g, h].into_iter().enumerate() {
+                out[2 * i..2 * i + 2].copy_from_slice(&s.to_be_bytes());
+            }
+            (out, 16)
+        }
+    }
+}
+
+/// Weighted rendezvous score of one upstream for `key`: weight / -ln(u),
+/// u uniform in (0, 1) drawn from the key and the candidate's `key` (its
+/// address, not its index), so removing one upstream moves only its keys.
+fn score(key: &[u8], upstream: u64, weight: u32) -> f64 {
+    let h = router_common::fnv1a(&[key, &upstream.to_le_bytes()]);
     let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
     f64::from(weight.max(1)) / -u.ln()
 }

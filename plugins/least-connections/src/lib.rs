@@ -22,7 +22,7 @@ impl Guest for LeastConnections {
             .map_err(|e| format!("least-connections takes no options ({e}); use config: {{}}"))
     }
 
-    fn route(_connection: &Connection, candidates: Vec<Candidate>) -> Decision {
+    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
         let views: Vec<View> = candidates
             .iter()
             .map(|c| View {

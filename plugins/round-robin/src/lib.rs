@@ -18,7 +18,7 @@ impl Guest for RoundRobin {
             .map_err(|e| format!("round-robin takes no options ({e}); use config: {{}}"))
     }
 
-    fn route(_connection: &Connection, candidates: Vec<Candidate>) -> Decision {
+    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
         let start = NEXT.fetch_add(1, Ordering::Relaxed);
         Decision::Try(router_common::rotated_by(candidates.len(), start, |i| {
             candidates[i].healthy

@@ -23,8 +23,8 @@ pub fn rotated(views: &[View], start: usize) -> Vec<u32> {
 /// [`rotated`] for `n` candidates whose health `healthy(i)` tells; one
 /// allocation, the result.
 pub fn rotated_by(n: usize, start: usize, healthy: impl Fn(usize) -> bool) -> Vec<u32> {
-    let mut out: Vec<u32> = (0..n as u32).filter(|&i| healthy(i as usize)).collect();
-    out.reserve_exact(n - out.len());
+    let mut out: Vec<u32> = Vec::with_capacity(n);
+    out.extend((0..n as u32).filter(|&i| healthy(i as usize)));
     let h = out.len();
     out.extend((0..n as u32).filter(|&i| !healthy(i as usize)));
     if let Some(shift) = start.checked_rem(h) {

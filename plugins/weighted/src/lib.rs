@@ -27,8 +27,8 @@ impl Guest for Weighted {
             .map_err(|e| format!("weighted takes no options ({e}); use config: {{}}"))
     }
 
-    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
-        let url = connection.endpoint_url();
+    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
+        let url = bindery::plugin::routing::endpoint_url();
         let chosen = STATE.with(|s| {
             let mut s = s.borrow_mut();
             let current = s.entry(url).or_default();

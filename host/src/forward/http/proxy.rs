@@ -29,8 +29,8 @@ pub async fn forward(
 ) -> Response {
     counters.requests.inc();
     let (parts, body) = req.into_parts();
-    let (choice, head) = route.choose(peer, Some(parts));
-    let Some(mut parts) = head else {
+    let (choice, head) = route.choose(peer, Some(Box::new(parts)));
+    let Some(mut parts) = head.map(|b| *b) else {
         return body::own(
             StatusCode::INTERNAL_SERVER_ERROR,
             "bindery: request head lost".into(),

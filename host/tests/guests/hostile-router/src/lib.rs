@@ -17,6 +17,8 @@ use std::cell::Cell;
 
 wit_bindgen::generate!({ world: "router", path: "../../../../wit" });
 
+use bindery::plugin::routing::{self, IpAddress};
+
 thread_local! {
     static MODE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     static CALLS: Cell<u32> = const { Cell::new(0) };
@@ -42,7 +44,7 @@ impl Guest for Hostile {
         Ok(())
     }
 
-    fn route(connection: &Connection, candidates: Vec<Candidate>) -> Decision {
+    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
         let mode = MODE.with(|m| m.borrow().clone());
         CALLS.with(|c| c.set(c.get() + 1));
         match mode.as_str() {
@@ -57,17 +59,19 @@ impl Guest for Hostile {
                 }
             }
             "trap" => core::arch::wasm32::unreachable(),
-            "trap-if" if connection.client_ip() == "6.6.6.6" => core::arch::wasm32::unreachable(),
+            "trap-if" if matches!(connection.client_ip, IpAddress::Ipv4((6, 6, 6, 6))) => {
+                core::arch::wasm32::unreachable()
+            }
             "escape" => Decision::Reject(escape()),
             "bad-index" => Decision::Try(vec![candidates.len() as u32 + 7]),
             "count" => Decision::Reject(CALLS.with(|c| c.get()).to_string()),
-            "header" => match connection.header("x-upstream").and_then(|v| v.parse().ok()) {
+            "header" => match routing::header("x-upstream").and_then(|v| v.parse().ok()) {
                 Some(i) => Decision::Try(vec![i]),
                 None => Decision::Reject(format!(
                     "no x-upstream in {} {}{}",
-                    connection.method().unwrap_or_default(),
-                    connection.authority().unwrap_or_default(),
-                    connection.path().unwrap_or_default()
+                    routing::method().unwrap_or_default(),
+                    routing::authority().unwrap_or_default(),
+                    routing::path().unwrap_or_default()
                 )),
             },
             _ => Decision::Try((0..candidates.len() as u32).collect()),
