@@ -3,7 +3,8 @@
 //! HAProxy and (HTTP) through nginx `proxy_pass`. Prints each figure and its
 //! ratio to direct and to HAProxy.
 //!
-//! `cargo bench --bench peers` (add `-- --quick` for a short smoke run).
+//! `cargo bench --bench peers` (add `-- --quick` for a short smoke run,
+//! `-- --only tcp` or `-- --only http` for one half).
 //! Installs haproxy, nginx, iperf3 and wrk from Debian when missing.
 mod load;
 mod procs;
@@ -19,23 +20,34 @@ pub struct Plan {
     pub seconds: u64,
     pub rounds: usize,
     pub pings: usize,
+    pub tcp: bool,
+    pub http: bool,
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    let (tcp, http) = match only.map(String::as_str) {
+        None => (true, true),
+        Some("tcp") => (true, false),
+        Some("http") => (false, true),
+        Some(other) => {
+            eprintln!("--only takes tcp or http, not {other:?}");
+            std::process::exit(2);
+        }
+    };
     // `cargo bench` passes `--bench`; a filter argument selects nothing here.
-    let plan = if quick {
-        Plan {
-            seconds: 1,
-            rounds: 1,
-            pings: 2_000,
-        }
-    } else {
-        Plan {
-            seconds: 5,
-            rounds: 3,
-            pings: 20_000,
-        }
+    let (seconds, rounds, pings) = if quick { (1, 1, 2_000) } else { (5, 3, 20_000) };
+    let plan = Plan {
+        seconds,
+        rounds,
+        pings,
+        tcp,
+        http,
     };
     if let Err(e) = run(&plan) {
         eprintln!("peers benchmark failed: {e}");
@@ -61,7 +73,7 @@ fn run(plan: &Plan) -> Result<(), String> {
     for round in 0..plan.rounds {
         eprintln!("round {}/{}", round + 1, plan.rounds);
         // Interleaved, so a slow moment of the machine hits every peer alike.
-        for peer in &bed.tcp {
+        for peer in bed.tcp.iter().filter(|_| plan.tcp) {
             let gbits = load::iperf3(peer.iperf, plan.seconds)?;
             bulk.add(peer.name, gbits);
             let rate = load::connections_per_second(peer.echo, Duration::from_secs(plan.seconds))?;
@@ -70,11 +82,16 @@ fn run(plan: &Plan) -> Result<(), String> {
             p50.add(peer.name, a);
             p99.add(peer.name, b);
         }
-        for peer in &bed.http {
+        for peer in bed.http.iter().filter(|_| plan.http) {
             rps.add(peer.name, load::wrk(peer.http, plan.seconds)?);
         }
     }
-    figures.extend([bulk, conns, p50, p99, rps]);
+    if plan.tcp {
+        figures.extend([bulk, conns, p50, p99]);
+    }
+    if plan.http {
+        figures.push(rps);
+    }
     println!("{}", report::table(&figures));
     Ok(())
 }
