@@ -1,8 +1,11 @@
-//! Idle HTTP/1.1 connections to one upstream, reused across requests (and
-//! across generations: the pool belongs to the upstream, not to a route).
-//! A connection goes back once its response has been read to the end, and
-//! is taken again first by a request on the forwarder thread that opened it
-//! (its connection task runs there).
+//! HTTP/1.1 connections to one upstream, reused across requests (and across
+//! generations: the pool belongs to the upstream, not to a route). A
+//! connection goes back as soon as its response head has arrived, still
+//! busy; a request takes one that is ready again (its last response read to
+//! the end) and was opened on its own forwarder thread, where its
+//! connection task runs: a request and its upstream connection never wake
+//! each other across threads. No task waits per request for a connection to
+//! free up.
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::thread::ThreadId;
@@ -12,8 +15,9 @@ use hyper::client::conn::http1::SendRequest;
 
 use super::body::Metered;
 
-/// Idle connections kept per upstream; more are closed.
-const MAX_IDLE: usize = 64;
+/// Connections kept per upstream, busy or idle; the oldest beyond this is
+/// let go (it closes once its response is done).
+const MAX_KEPT: usize = 128;
 /// An idle connection older than this is closed rather than reused (most
 /// servers close keep-alive connections after 60–120 s).
 const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
@@ -39,8 +43,8 @@ impl std::fmt::Debug for IdlePool {
 }
 
 impl IdlePool {
-    /// The most recently used open connection to `addr` opened on this
-    /// thread, else on another, if any.
+    /// The most recently used connection to `addr` opened on this thread
+    /// that is ready for a request, if any.
     pub fn take(&self, addr: SocketAddr) -> Option<(Sender, ThreadId)> {
         let now = Instant::now();
         let here = std::thread::current().id();
@@ -48,20 +52,19 @@ impl IdlePool {
         idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < MAX_IDLE_AGE);
         let at = idle
             .iter()
-            .rposition(|i| i.addr == addr && i.thread == here)
-            .or_else(|| idle.iter().rposition(|i| i.addr == addr))?;
+            .rposition(|i| i.addr == addr && i.thread == here && i.sender.is_ready())?;
         let i = idle.remove(at);
         Some((i.sender, i.thread))
     }
 
-    /// Keep `sender` for the next request, once it can take one; `thread`
-    /// runs its connection task.
+    /// Keep `sender` for a later request, which takes it once it is ready;
+    /// `thread` runs its connection task.
     pub fn put(&self, addr: SocketAddr, sender: Sender, thread: ThreadId) {
-        if !sender.is_ready() {
+        if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() >= MAX_IDLE {
+        if idle.len() >= MAX_KEPT {
             idle.remove(0);
         }
         idle.push(Idle {

@@ -59,8 +59,7 @@ pub async fn forward(
             counters.retries.inc();
         }
         let active = upstream.track();
-        let (addr, (mut sender, thread), resp) = match send(&route, upstream, req, &counters).await
-        {
+        let (addr, (sender, thread), resp) = match send(&route, upstream, req, &counters).await {
             Sent::Answered(addr, sender, resp) => (addr, sender, resp),
             Sent::Unreachable(back) => {
                 req = back;
@@ -108,15 +107,9 @@ pub async fn forward(
                     );
                 }
             }
-            _ => {
-                let pool = upstream.clone();
-                tokio::spawn(async move {
-                    // Ready again once the response has been read to the end.
-                    if sender.ready().await.is_ok() {
-                        pool.http_idle.put(addr, sender, thread);
-                    }
-                });
-            }
+            // Busy until the response is read to the end; `take` waits for
+            // that by skipping it.
+            _ => upstream.http_idle.put(addr, sender, thread),
         }
         headers::strip_hop_by_hop(&mut rparts.headers, switching);
         let rbody = Metered::new(rbody, counters.bytes_out.clone(), Some(active));
