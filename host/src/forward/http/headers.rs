@@ -25,8 +25,20 @@ fn connection_has(headers: &HeaderMap, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Headers that never cross a proxy, besides `Connection` and `Upgrade`.
+const HOP_BY_HOP: [HeaderName; 6] = [
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::PROXY_AUTHORIZATION,
+];
+
 /// Remove hop-by-hop headers, and those `Connection` names. With `upgrade`,
 /// `Connection: upgrade` and `Upgrade` stay: the switch is end to end.
+/// One pass over the names present picks what goes, so a head without
+/// hop-by-hop headers costs no lookups.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -34,26 +46,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .filter(|n| !(upgrade && n == header::UPGRADE))
         .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::PROXY_AUTHORIZATION,
-    ] {
+    let goes = |k: &HeaderName| {
+        if k == header::CONNECTION || k == header::UPGRADE {
+            !upgrade
+        } else {
+            HOP_BY_HOP.contains(k) || named.contains(k)
+        }
+    };
+    let doomed: Vec<HeaderName> = headers.keys().filter(|k| goes(k)).cloned().collect();
+    for name in doomed {
         headers.remove(name);
     }
     if upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::CONNECTION);
-        headers.remove(header::UPGRADE);
     }
 }
 
@@ -65,7 +71,8 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
         Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
         _ => ip,
     };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    // From the String itself: no second copy.
+    if let Ok(v) = HeaderValue::try_from(value) {
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers
@@ -82,9 +89,12 @@ pub fn to_http11(parts: &mut http::request::Parts) {
     {
         parts.headers.insert(header::HOST, v);
     }
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    if let Ok(uri) = path.parse::<Uri>() {
-        parts.uri = uri;
+    // HTTP/1.1 clients send origin-form already: nothing to parse again.
+    if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        if let Ok(uri) = path.parse::<Uri>() {
+            parts.uri = uri;
+        }
     }
     parts.version = Version::HTTP_11;
 }

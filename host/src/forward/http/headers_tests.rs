@@ -16,6 +16,10 @@ fn map(pairs: &[(&str, &str)]) -> HeaderMap {
     m
 }
 
+fn head(builder: http::request::Builder) -> http::request::Parts {
+    builder.body(()).unwrap().into_parts().0
+}
+
 #[test]
 fn hop_by_hop_and_connection_named_headers_go() {
     let mut h = map(&[
@@ -57,13 +61,31 @@ fn forwarded_for_appends_and_proto_is_kept() {
 
 #[test]
 fn an_h2_request_becomes_origin_form_with_a_host() {
-    let (mut parts, ()) = Request::get("http://rgw.storage:7480/b/k?x=1")
-        .version(Version::HTTP_2)
-        .body(())
-        .unwrap()
-        .into_parts();
+    let mut parts = head(Request::get("http://rgw.storage:7480/b/k?x=1").version(Version::HTTP_2));
     to_http11(&mut parts);
     assert_eq!(parts.uri, "/b/k?x=1");
     assert_eq!(parts.headers[HOST], "rgw.storage:7480");
     assert_eq!(parts.version, Version::HTTP_11);
+}
+
+#[test]
+fn an_origin_form_request_keeps_its_uri() {
+    let mut parts = head(Request::get("/b/k?x=1").header(HOST, "rgw.storage:7480"));
+    to_http11(&mut parts);
+    assert_eq!(parts.uri, "/b/k?x=1");
+    assert_eq!(parts.headers[HOST], "rgw.storage:7480");
+}
+
+#[test]
+fn a_head_without_hop_by_hop_headers_is_left_as_it_is() {
+    let mut h = map(&[("host", "a"), ("x-one", "1"), ("x-one", "2")]);
+    strip_hop_by_hop(&mut h, false);
+    assert_eq!(h.len(), 3);
+    let mut u = map(&[
+        ("upgrade", "websocket"),
+        ("connection", "x-gone"),
+        ("x-gone", "1"),
+    ]);
+    strip_hop_by_hop(&mut u, false);
+    assert!(u.is_empty(), "{u:?}");
 }
