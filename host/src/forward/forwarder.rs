@@ -13,9 +13,10 @@ use tokio_util::task::TaskTracker;
 
 use super::endpoint::EndpointRoute;
 use super::health::{ProbeTarget, check_for};
-use super::listener::{AcceptLoop, Limit, bind};
+use super::listener::{AcceptLoop, Conns, Limit, bind};
 use super::metrics::ForwardMetrics;
 use super::shards::Shards;
+use super::spread::Spread;
 use super::upstream::Upstream;
 use crate::model::Scheme;
 use crate::plugin::{RouteTarget, RouterPlugin, UpstreamView, convert};
@@ -115,19 +116,27 @@ impl Forwarder {
                     let stop = self.stop.child_token();
                     let limit = Arc::new(Limit::new(settings.max_connections));
                     let counters = self.metrics.endpoint(&url);
+                    let (spread, inboxes) = Spread::new(listeners.len());
                     self.shards
-                        .spawn_each(listeners.into_iter().map(|listener| {
-                            let accept = AcceptLoop {
-                                listener,
-                                routes: rx.clone(),
-                                scheme: p.key.url.scheme,
-                                limit: limit.clone(),
-                                counters: counters.clone(),
-                                stop: stop.clone(),
-                                tracker: self.tracker.clone(),
-                            };
-                            self.tracker.track_future(accept.run())
-                        }));
+                        .spawn_each(listeners.into_iter().zip(inboxes).enumerate().map(
+                            |(shard, (listener, inbox))| {
+                                let accept = AcceptLoop {
+                                    listener,
+                                    inbox,
+                                    conns: Conns {
+                                        routes: rx.clone(),
+                                        scheme: p.key.url.scheme,
+                                        limit: limit.clone(),
+                                        counters: counters.clone(),
+                                        stop: stop.clone(),
+                                        tracker: self.tracker.clone(),
+                                        shard,
+                                        spread: spread.clone(),
+                                    },
+                                };
+                                self.tracker.track_future(accept.run())
+                            },
+                        ));
                     tracing::info!(%url, %addr, generation, "serving endpoint");
                     running.insert(
                         p.port,

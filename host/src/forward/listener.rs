@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::endpoint::EndpointRoute;
 use super::metrics::EndpointCounters;
+use super::spread::{Handoff, Spread};
 use crate::model::Scheme;
 
 /// `n` listening sockets on `addr`, one per forwarder thread, joined by
@@ -88,7 +89,7 @@ impl Limit {
 }
 
 /// One connection's place under its endpoint's [`Limit`].
-struct Slot(Arc<Limit>);
+pub struct Slot(Arc<Limit>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
@@ -99,17 +100,33 @@ impl Drop for Slot {
 pub struct AcceptLoop {
     /// Registered with the runtime of the thread the loop runs on.
     pub listener: std::net::TcpListener,
+    /// Connections other threads hand over to this one.
+    pub inbox: mpsc::UnboundedReceiver<Handoff<Slot>>,
+    pub conns: Conns,
+}
+
+/// What serving a connection of the endpoint on this thread takes.
+pub struct Conns {
     pub routes: watch::Receiver<Arc<EndpointRoute>>,
     pub scheme: Scheme,
     pub limit: Arc<Limit>,
     pub counters: EndpointCounters,
     pub stop: CancellationToken,
     pub tracker: TaskTracker,
+    /// Which forwarder thread this is, and the endpoint's connection
+    /// counts per thread.
+    pub shard: usize,
+    pub spread: Arc<Spread<Slot>>,
 }
 
 impl AcceptLoop {
     pub async fn run(self) {
-        let listener = match TcpListener::from_std(self.listener) {
+        let AcceptLoop {
+            listener,
+            mut inbox,
+            conns: this,
+        } = self;
+        let listener = match TcpListener::from_std(listener) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "cannot register the listening socket on this thread");
@@ -118,8 +135,15 @@ impl AcceptLoop {
         };
         loop {
             let accepted = tokio::select! {
-                _ = self.stop.cancelled() => return,
+                _ = this.stop.cancelled() => return,
                 a = listener.accept() => a,
+                Some(h) = inbox.recv() => {
+                    match TcpStream::from_std(h.stream) {
+                        Ok(stream) => this.serve(stream, h.peer, h.permit),
+                        Err(e) => tracing::warn!(client = %h.peer, error = %e, "cannot take over a connection from another thread; closed"),
+                    }
+                    continue;
+                }
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,
@@ -130,12 +154,44 @@ impl AcceptLoop {
                     continue;
                 }
             };
-            self.counters.accepted.inc();
-            let Some(permit) = self.limit.try_acquire() else {
-                self.counters.over_limit.inc();
+            this.counters.accepted.inc();
+            let Some(permit) = this.limit.try_acquire() else {
+                this.counters.over_limit.inc();
                 tracing::debug!(client = %peer, "maxConnections reached; closing");
                 continue;
             };
+            let to = this.spread.place(this.shard);
+            if to == this.shard {
+                this.serve(stream, peer, permit);
+                continue;
+            }
+            let moved = stream.into_std().map(|stream| Handoff {
+                stream,
+                peer,
+                permit,
+            });
+            match moved.map(|h| this.spread.hand_over(to, h)) {
+                Ok(Ok(())) => {}
+                // That thread is stopping: serve it here after all.
+                Ok(Err(h)) => match TcpStream::from_std(h.stream) {
+                    Ok(stream) => this.serve(stream, h.peer, h.permit),
+                    Err(e) => {
+                        tracing::warn!(client = %peer, error = %e, "cannot serve the connection; closed")
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(client = %peer, error = %e, "cannot hand the connection over; closed")
+                }
+            }
+        }
+    }
+}
+
+impl Conns {
+    /// Serve one connection on this thread, counted here while it lasts.
+    fn serve(&self, stream: TcpStream, peer: SocketAddr, permit: Slot) {
+        let live = self.spread.enter(self.shard);
+        {
             let counters = self.counters.clone();
             let scheme = self.scheme;
             // tcp: the route at accept time, for the connection's life;
@@ -156,6 +212,7 @@ impl AcceptLoop {
                 // Free the slot before the gauge says so: a client that sees
                 // the gauge drop can connect.
                 drop(permit);
+                drop(live);
                 counters.active.dec();
             });
         }

@@ -3,7 +3,8 @@
 //!
 //! - [`forwarder`]: listeners per endpoint, updated in place on reload;
 //! - [`listener`]: bind and the accept loop (connection limit);
-//! - [`shards`]: the worker threads a connection lives on;
+//! - [`shards`]: the worker threads a connection lives on; [`spread`]:
+//!   keeps each endpoint's connections even across them;
 //! - [`endpoint`]: one endpoint's route in one generation, the router call;
 //! - [`upstream`]: live state of an upstream (in flight, passive health);
 //! - [`tcp`], [`copy`], [`one_way`]: a TCP connection, half-close and idle
@@ -20,6 +21,7 @@ mod listener;
 pub mod metrics;
 mod one_way;
 pub mod shards;
+mod spread;
 mod tcp;
 pub mod upstream;
 

@@ -1,0 +1,86 @@
+//! Keeps an endpoint's connections even across the forwarder threads. The
+//! kernel's SO_REUSEPORT hash spreads new connections over the threads'
+//! sockets at random, so 32 keep-alive clients land 19/13 about as often as
+//! 16/16, and the busier thread caps the whole endpoint. A thread that
+//! accepts a connection while it serves more than one more than the least
+//! busy thread hands the socket over to that thread, which registers it with
+//! its own runtime (as HAProxy moves an accepted connection to its least
+//! loaded thread). Short connections keep every count near zero and are
+//! never moved.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
+
+/// An accepted connection on its way to another thread, with its place
+/// under the endpoint's connection limit.
+pub struct Handoff<P> {
+    pub stream: std::net::TcpStream,
+    pub peer: SocketAddr,
+    pub permit: P,
+}
+
+/// Live connections per thread of one endpoint, and each thread's inbox.
+pub struct Spread<P> {
+    live: Vec<AtomicUsize>,
+    inboxes: Vec<mpsc::UnboundedSender<Handoff<P>>>,
+}
+
+impl<P> Spread<P> {
+    /// For `n` threads: the shared counts and, in thread order, the inbox
+    /// each thread's accept loop reads.
+    pub fn new(n: usize) -> (Arc<Spread<P>>, Vec<mpsc::UnboundedReceiver<Handoff<P>>>) {
+        let (inboxes, receivers) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
+        let live = (0..n).map(|_| AtomicUsize::new(0)).collect();
+        (Arc::new(Spread { live, inboxes }), receivers)
+    }
+
+    /// The thread a connection accepted on `shard` should live on.
+    pub fn place(&self, shard: usize) -> usize {
+        let count = |i: usize| self.live.get(i).map_or(0, |n| n.load(Ordering::Relaxed));
+        let own = count(shard);
+        let least = (0..self.live.len()).min_by_key(|&i| count(i));
+        match least {
+            Some(i) if count(i) + 1 < own => i,
+            _ => shard,
+        }
+    }
+
+    /// Send `h` to thread `to`; handed back when that thread has stopped.
+    pub fn hand_over(&self, to: usize, h: Handoff<P>) -> Result<(), Handoff<P>> {
+        match self.inboxes.get(to) {
+            Some(inbox) => inbox.send(h).map_err(|e| e.0),
+            None => Err(h),
+        }
+    }
+
+    /// Count a connection on `shard` until the guard drops.
+    pub fn enter(self: &Arc<Self>, shard: usize) -> Live<P> {
+        if let Some(n) = self.live.get(shard) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        Live {
+            spread: self.clone(),
+            shard,
+        }
+    }
+}
+
+/// One connection counted on its thread.
+pub struct Live<P> {
+    spread: Arc<Spread<P>>,
+    shard: usize,
+}
+
+impl<P> Drop for Live<P> {
+    fn drop(&mut self) {
+        if let Some(n) = self.spread.live.get(self.shard) {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "spread_tests.rs"]
+mod tests;
