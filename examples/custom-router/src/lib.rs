@@ -17,6 +17,10 @@
 //! {"label": "tenant", "header": "x-tenant",
 //!  "paths": {"/acme/": "acme", "/globex/": "globex"}, "default": "shared"}
 //! ```
+#![allow(
+    clippy::too_many_arguments,
+    reason = "the export shim wit-bindgen generates for `route` takes the connection record as 11 flat values"
+)]
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,10 @@
 //! `builtin:weighted`: smooth weighted round-robin (the nginx algorithm) per
 //! endpoint: over any window of sum(weights) picks, each healthy candidate is
 //! chosen `weight` times, interleaved. The rest follow by weight as fallbacks.
+#![allow(
+    clippy::too_many_arguments,
+    reason = "the export shim wit-bindgen generates for `route` takes the connection record as 11 flat values"
+)]
 use std::cell::RefCell;
 use std::collections::HashMap;
 
