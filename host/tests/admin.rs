@@ -4,18 +4,17 @@
 //! reported while the previous generation keeps serving.
 mod support;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::forward::free_port;
+use support::forward::{free_port, http_get_on};
 use support::standalone::Standalone;
 
 /// `GET path` with `Connection: close`: (status, body). The admin server
 /// may start listening just after the endpoint lines are printed.
 fn get(admin: SocketAddr, path: &str) -> (u16, String) {
     let start = Instant::now();
-    let mut s = loop {
+    let s = loop {
         match TcpStream::connect(admin) {
             Ok(s) => break s,
             Err(e) if start.elapsed() > Duration::from_secs(10) => {
@@ -26,20 +25,7 @@ fn get(admin: SocketAddr, path: &str) -> (u16, String) {
     };
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("response");
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
-    (status, body.to_string())
+    http_get_on(s, "admin", path, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
 fn json(admin: SocketAddr, path: &str) -> serde_json::Value {

@@ -12,7 +12,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
-use support::forward::{PATIENCE, Server, ask, free_port, tagged};
+use support::forward::{PATIENCE, Server, ask, free_port, http_get_on, tagged};
 use support::standalone::Standalone;
 use support::{bindery, build_components, repo_root, services, target_root};
 
@@ -280,26 +280,9 @@ fn two_free_ports() -> u16 {
 
 /// One GET with `headers` on a connection of its own: status and body.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect to the forwarder");
+    let s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect to the forwarder");
     s.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    let mut request =
-        format!("GET {path} HTTP/1.1\r\nhost: api.shop:8080\r\nconnection: close\r\n");
-    for (name, value) in headers {
-        request += &format!("{name}: {value}\r\n");
-    }
-    s.write_all(format!("{request}\r\n").as_bytes())
-        .expect("send the request");
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).expect("read the answer");
-    let (head, body) = reply
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer: {reply:?}"));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"));
-    (status, body.to_string())
+    http_get_on(s, "api.shop:8080", path, headers).unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
 /// Which upstreams answered `n` requests, by name; panics on a non-200.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use support::forward::{
     Harness, PATIENCE, Server, addrs, ask, catalog, closed_addr, closed_by_peer, echo_with_digest,
-    finish, free_port, hold, hold_from, tagged, tagged_servers, wait_for,
+    finish, free_port, hold, hold_from, http_get_on, tagged, tagged_servers, wait_for,
 };
 use support::guest;
 
@@ -791,19 +791,6 @@ fn a_looping_router_falls_back_to_round_robin() {
 
 // ---------------------------------------------------- the binary, end to end ----
 
-/// GET `path` from an HTTP/1.1 server; the body.
-fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(PATIENCE))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
-    Ok(reply)
-}
-
 #[test]
 fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
     let live = Server::start(tagged(1));
@@ -847,7 +834,10 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
         assert_eq!(got, 1);
     }
     wait_for("the admin server", || TcpStream::connect(admin).is_ok());
-    let metrics = http_get(admin, "/metrics").unwrap();
+    let s = TcpStream::connect(admin).expect("connect to the admin server");
+    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let (status, metrics) = http_get_on(s, "admin", "/metrics", &[]).expect("GET /metrics");
+    assert_eq!(status, 200, "{metrics}");
     let value = |family: &str| -> Option<u64> {
         let prefix = format!("bindery_forward_{family}{{url=\"tcp://gw.test:9020\"}} ");
         metrics

@@ -1,7 +1,7 @@
 //! A real kube-apiserver for the reconciler's tests: `testenv/start` once
 //! per test binary (its own state dir), stopped when the binary exits; the
 //! BoundEndpoint CRD applied; `bindery run` started and stopped as a child.
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -316,21 +316,12 @@ pub fn free_addr() -> SocketAddr {
 
 /// `GET path` over HTTP/1.1 with `Connection: close`: the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut text = String::new();
-    s.read_to_string(&mut text)?;
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(std::io::Error::other(
-            head.lines().next().unwrap_or_default().to_string(),
-        ));
+    match super::forward::http_get_on(s, "admin", path, &[])? {
+        (200, body) => Ok(body),
+        (status, _) => Err(std::io::Error::other(format!("GET {path}: {status}"))),
     }
-    Ok(body.to_string())
 }
 
 /// A TCP echo server on loopback: answers each line with `<tag> <line>`.

@@ -331,6 +331,34 @@ fn read_tag(s: &TcpStream) -> std::io::Result<usize> {
         .map_err(|_| std::io::Error::other(format!("no upstream greeting, got {line:?}")))
 }
 
+/// `GET path` on the connected `s`, with `Host: host`, `Connection: close`
+/// and `headers`: the status and the body.
+pub fn http_get_on(
+    mut s: TcpStream,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
+    let mut request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += "\r\n";
+    s.write_all(request.as_bytes())?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)?;
+    let bad = |what: &str| std::io::Error::other(format!("{what} in {reply:?}"));
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| bad("no end of the response head"))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    Ok((status, body.to_string()))
+}
+
 /// One whole exchange: which upstream answered, and that it echoes and
 /// closes after our FIN.
 pub fn ask(addr: SocketAddr) -> std::io::Result<usize> {
