@@ -128,16 +128,8 @@ impl Plugin<RouterWorld> {
 
 /// The native fallback: healthy candidates in turn, unhealthy ones last.
 pub fn round_robin(candidates: &[Candidate]) -> Vec<u32> {
-    let views: Vec<router_common::View> = candidates
-        .iter()
-        .map(|c| router_common::View {
-            healthy: c.healthy,
-            weight: c.weight,
-            active: c.active,
-        })
-        .collect();
     let start = FALLBACK_NEXT.fetch_add(1, Ordering::Relaxed);
-    router_common::rotated(&views, start)
+    router_common::rotated_by(candidates.len(), start, |i| candidates[i].healthy)
 }
 
 /// Drop repeated indices, keeping the first; no allocation for pools of up
