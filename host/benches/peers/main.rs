@@ -5,6 +5,10 @@
 //!
 //! `cargo bench --bench peers` (add `-- --quick` for a short smoke run,
 //! `-- --only tcp` or `-- --only http` for one half).
+//! `-- --soak PEER LOAD` (LOAD `conns`, `ping` or `http`) prints the bed's
+//! process ids and runs that one load through that peer for 30 s, to
+//! attach `perf` or `strace -c` to it. `PEERS_BINDERY=path` measures
+//! another build of `bindery` in place of this one.
 //! Installs haproxy, nginx, iperf3 and wrk from Debian when missing.
 mod load;
 mod procs;
@@ -40,6 +44,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(i) = args.iter().position(|a| a == "--soak") {
+        let (peer, load) = (args.get(i + 1), args.get(i + 2));
+        let result = match (peer, load) {
+            (Some(peer), Some(load)) => soak(peer, load),
+            _ => Err("--soak takes a peer (direct, bindery, haproxy, nginx) and a load (conns, ping, http)".into()),
+        };
+        if let Err(e) = result {
+            eprintln!("peers soak failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // `cargo bench` passes `--bench`; a filter argument selects nothing here.
     let (seconds, rounds, pings) = if quick { (1, 1, 2_000) } else { (5, 3, 20_000) };
     let plan = Plan {
@@ -93,5 +109,36 @@ fn run(plan: &Plan) -> Result<(), String> {
         figures.push(rps);
     }
     println!("{}", report::table(&figures));
+    Ok(())
+}
+
+/// One load through one peer for 30 s.
+fn soak(peer: &str, what: &str) -> Result<(), String> {
+    setup::install_peers()?;
+    let bed = setup::Bed::start()?;
+    eprintln!("{}", bed.describe());
+    let dur = Duration::from_secs(30);
+    let tcp = || {
+        bed.tcp
+            .iter()
+            .find(|p| p.name == peer)
+            .ok_or(format!("no tcp peer {peer}"))
+    };
+    match what {
+        "conns" => {
+            let rate = load::connections_per_second(tcp()?.echo, dur)?;
+            println!("{peer}: {rate:.0} conn/s");
+        }
+        "ping" => {
+            let (p50, p99) = load::ping_pong(tcp()?.echo, 300_000)?;
+            println!("{peer}: p50 {p50:.1} µs, p99 {p99:.1} µs");
+        }
+        "http" => {
+            let p = bed.http.iter().find(|p| p.name == peer);
+            let p = p.ok_or(format!("no http peer {peer}"))?;
+            println!("{peer}: {:.0} req/s", load::wrk(p.http, dur.as_secs())?);
+        }
+        other => return Err(format!("no load {other:?}: conns, ping or http")),
+    }
     Ok(())
 }

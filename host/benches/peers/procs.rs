@@ -29,6 +29,11 @@ impl Proc {
         &mut self.child
     }
 
+    /// `name pid`, for attaching a profiler.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.name, self.child.id())
+    }
+
     /// Fail with the log if the process has exited.
     pub fn alive(&mut self, log: &Path) -> Result<(), String> {
         match self.child.try_wait() {

@@ -23,7 +23,7 @@ pub struct HttpPeer {
 pub struct Bed {
     pub tcp: Vec<TcpPeer>,
     pub http: Vec<HttpPeer>,
-    _procs: Vec<Proc>,
+    procs: Vec<Proc>,
     _dir: tempfile::TempDir,
 }
 
@@ -70,6 +70,15 @@ fn is_root() -> bool {
 }
 
 impl Bed {
+    /// The processes of the bed, one `name pid` line each.
+    pub fn describe(&self) -> String {
+        self.procs
+            .iter()
+            .map(Proc::describe)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     pub fn start() -> Result<Bed, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let d = dir.path();
@@ -188,7 +197,7 @@ impl Bed {
                     http: n_http,
                 },
             ],
-            _procs: procs,
+            procs,
             _dir: dir,
         })
     }
@@ -268,16 +277,19 @@ fn bindery(
     let log = dir.join("bindery.log");
     let mut p = Proc::spawn(
         "bindery standalone",
-        Command::new(env!("CARGO_BIN_EXE_bindery"))
-            .args([
-                "standalone",
-                "--catalog",
-                "catalog.yaml",
-                "--policy",
-                "policy.yaml",
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::piped()),
+        // PEERS_BINDERY: another build to measure, for A/B comparisons.
+        Command::new(
+            std::env::var_os("PEERS_BINDERY").unwrap_or(env!("CARGO_BIN_EXE_bindery").into()),
+        )
+        .args([
+            "standalone",
+            "--catalog",
+            "catalog.yaml",
+            "--policy",
+            "policy.yaml",
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::piped()),
         &log,
     )?;
     let out = p.child().stdout.take().ok_or("bindery's stdout")?;
