@@ -29,6 +29,8 @@ pub enum CopyError {
 }
 
 /// Copy until both sides are done, an error, or `idle` without a byte.
+/// The caller closes both streams when this returns: the direction that
+/// ends second leaves its FIN to that close.
 pub async fn bidirectional<C, U>(
     client: C,
     upstream: U,
@@ -54,13 +56,22 @@ where
     let (mut up_done, mut down_done) = (None, None);
     let copy = std::future::poll_fn(|cx| {
         if up_done.is_none()
-            && let Poll::Ready(r) = up.poll_copy(cx, Pin::new(&mut client), Pin::new(&mut upstream))
+            && let Poll::Ready(r) = up.poll_copy(
+                cx,
+                Pin::new(&mut client),
+                Pin::new(&mut upstream),
+                down_done.is_some(),
+            )
         {
             up_done = Some(r?);
         }
         if down_done.is_none()
-            && let Poll::Ready(r) =
-                down.poll_copy(cx, Pin::new(&mut upstream), Pin::new(&mut client))
+            && let Poll::Ready(r) = down.poll_copy(
+                cx,
+                Pin::new(&mut upstream),
+                Pin::new(&mut client),
+                up_done.is_some(),
+            )
         {
             down_done = Some(r?);
         }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +23,9 @@ use crate::model::Scheme;
 /// wakes one thread per connection. SO_REUSEADDR: a restart must not wait
 /// for TIME_WAIT. Non-blocking and not yet registered with a runtime: each
 /// thread registers its own.
+///
+/// TCP_NODELAY is set on the listening sockets, and Linux copies it to
+/// every socket they accept.
 ///
 /// A port held by anyone else is refused, as a plain bind would be: a
 /// socket without SO_REUSEPORT is bound first, and only then the group.
@@ -47,6 +52,8 @@ fn socket(addr: SocketAddr, reuse_port: bool) -> io::Result<socket2::Socket> {
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    // Accepted sockets inherit it: no setsockopt per connection.
+    socket.set_tcp_nodelay(true)?;
     if reuse_port {
         socket.set_reuse_port(true)?;
     }
@@ -126,7 +133,7 @@ impl AcceptLoop {
             mut inbox,
             conns: this,
         } = self;
-        let listener = match TcpListener::from_std(listener) {
+        let listener = match Accepting::new(listener) {
             Ok(l) => l,
             Err(e) => {
                 tracing::error!(error = %e, "cannot register the listening socket on this thread");
@@ -138,10 +145,7 @@ impl AcceptLoop {
                 _ = this.stop.cancelled() => return,
                 a = listener.accept() => a,
                 Some(h) = inbox.recv() => {
-                    match TcpStream::from_std(h.stream) {
-                        Ok(stream) => this.serve(stream, h.peer, h.permit),
-                        Err(e) => tracing::warn!(client = %h.peer, error = %e, "cannot take over a connection from another thread; closed"),
-                    }
+                    this.serve_std(h.stream, h.peer, h.permit);
                     continue;
                 }
             };
@@ -162,32 +166,60 @@ impl AcceptLoop {
             };
             let to = this.spread.place(this.shard);
             if to == this.shard {
-                this.serve(stream, peer, permit);
+                this.serve_std(stream, peer, permit);
                 continue;
             }
-            let moved = stream.into_std().map(|stream| Handoff {
+            let h = Handoff {
                 stream,
                 peer,
                 permit,
-            });
-            match moved.map(|h| this.spread.hand_over(to, h)) {
-                Ok(Ok(())) => {}
-                // That thread is stopping: serve it here after all.
-                Ok(Err(h)) => match TcpStream::from_std(h.stream) {
-                    Ok(stream) => this.serve(stream, h.peer, h.permit),
-                    Err(e) => {
-                        tracing::warn!(client = %peer, error = %e, "cannot serve the connection; closed")
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(client = %peer, error = %e, "cannot hand the connection over; closed")
-                }
+            };
+            // That thread is stopping: serve it here after all.
+            if let Err(h) = this.spread.hand_over(to, h) {
+                this.serve_std(h.stream, h.peer, h.permit);
+            }
+        }
+    }
+}
+
+/// A listening socket registered with this thread's runtime. Accepted
+/// sockets are not registered until the thread that serves them is chosen,
+/// so a connection handed to another thread is registered once, there.
+struct Accepting(AsyncFd<mio::net::TcpListener>);
+
+impl Accepting {
+    fn new(listener: std::net::TcpListener) -> io::Result<Accepting> {
+        let listener = mio::net::TcpListener::from_std(listener);
+        // SAFETY: the mio listener owns its descriptor, open until it drops
+        // with the AsyncFd that owns it, and always returns that one.
+        unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
+            .map(Accepting)
+            .map_err(|e| e.into_parts().1)
+    }
+
+    /// The next connection, non-blocking and close-on-exec (accept4).
+    async fn accept(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+        loop {
+            let mut ready = self.0.readable().await?;
+            match ready.try_io(|l| l.get_ref().accept()) {
+                Ok(accepted) => return accepted.map(|(s, peer)| (s.into(), peer)),
+                Err(_would_block) => continue,
             }
         }
     }
 }
 
 impl Conns {
+    /// Register `stream` with this thread's runtime and serve it.
+    fn serve_std(&self, stream: std::net::TcpStream, peer: SocketAddr, permit: Slot) {
+        match TcpStream::from_std(stream) {
+            Ok(stream) => self.serve(stream, peer, permit),
+            Err(e) => {
+                tracing::warn!(client = %peer, error = %e, "cannot register the connection on this thread; closed")
+            }
+        }
+    }
+
     /// Serve one connection on this thread, counted here while it lasts.
     fn serve(&self, stream: TcpStream, peer: SocketAddr, permit: Slot) {
         let live = self.spread.enter(self.shard);
@@ -218,3 +250,7 @@ impl Conns {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "listener_tests.rs"]
+mod tests;

@@ -8,10 +8,11 @@
 //! - [`endpoint`]: one endpoint's route in one generation, the router call;
 //! - [`upstream`]: live state of an upstream (in flight, passive health);
 //! - [`tcp`], [`copy`], [`one_way`]: a TCP connection, half-close and idle
-//!   timeout;
+//!   timeout; [`connect`]: connecting to an upstream;
 //! - [`http`]: HTTP/1.1 and h2c with per-request routing;
 //! - [`health`]: active probes and DNS re-resolution;
 //! - [`metrics`]: the Prometheus families.
+mod connect;
 mod copy;
 pub mod endpoint;
 mod forwarder;

@@ -23,12 +23,16 @@ pub struct OneWay {
 
 impl OneWay {
     /// Ready with the byte count once `from` has ended and `to` is shut
-    /// for writing.
+    /// for writing. `closing`: the other direction has ended, so both
+    /// sockets are closed as soon as this returns and their close sends the
+    /// FIN; no shutdown is needed (nothing is left unread that would turn
+    /// the close into a reset: `to` has sent its own FIN).
     pub fn poll_copy<R, W>(
         &mut self,
         cx: &mut Context<'_>,
         mut from: Pin<&mut R>,
         mut to: Pin<&mut W>,
+        closing: bool,
     ) -> Poll<io::Result<u64>>
     where
         R: AsyncRead + ?Sized,
@@ -63,6 +67,12 @@ impl OneWay {
                 self.unflushed = true;
             }
             if self.eof {
+                if closing {
+                    if self.unflushed {
+                        ready!(to.as_mut().poll_flush(cx))?;
+                    }
+                    return Poll::Ready(Ok(self.total));
+                }
                 ready!(to.as_mut().poll_shutdown(cx))?;
                 return Poll::Ready(Ok(self.total));
             }

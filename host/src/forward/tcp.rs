@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use tokio::net::TcpStream;
 
+use super::connect::connect;
 use super::copy::{self, CopyError};
 use super::endpoint::{Choice, EndpointRoute};
 use super::metrics::EndpointCounters;
@@ -17,7 +18,6 @@ pub async fn serve(
     route: Arc<EndpointRoute>,
     counters: EndpointCounters,
 ) {
-    let _ = client.set_nodelay(true);
     let order = match route.choose(peer, None).0 {
         Choice::Try(order) => order,
         Choice::Reject(reason) => {
@@ -57,9 +57,8 @@ pub async fn connect_first(
     let settings = &route.settings;
     for upstream in order {
         for addr in upstream.addrs() {
-            match tokio::time::timeout(settings.connect_timeout(), TcpStream::connect(addr)).await {
+            match tokio::time::timeout(settings.connect_timeout(), connect(addr)).await {
                 Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
                     upstream.succeeded();
                     return Some((upstream.clone(), stream));
                 }

@@ -35,7 +35,6 @@ pub async fn serve(
     counters: EndpointCounters,
     stop: CancellationToken,
 ) {
-    let _ = stream.set_nodelay(true);
     // Every request takes the route in effect when it arrives.
     let idle = routes.borrow().settings.idle_timeout();
     let counters = Arc::new(counters);

@@ -12,11 +12,11 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::body::{self, Metered, Response};
 use super::pool::Sender;
 use super::{headers, upgrade};
+use crate::forward::connect;
 use crate::forward::endpoint::{Choice, EndpointRoute};
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::Upstream;
@@ -179,10 +179,9 @@ async fn send(
 }
 
 async fn connect(route: &EndpointRoute, addr: SocketAddr) -> Result<Sender, ConnectError> {
-    let stream = tokio::time::timeout(route.settings.connect_timeout(), TcpStream::connect(addr))
+    let stream = tokio::time::timeout(route.settings.connect_timeout(), connect::connect(addr))
         .await
         .map_err(|_| ConnectError::Timeout)??;
-    let _ = stream.set_nodelay(true);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
