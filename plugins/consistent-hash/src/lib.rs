@@ -8,6 +8,12 @@
 )]
 use std::cell::RefCell;
 
+/// Small blocks from size-class free lists: a call's few allocations are
+/// pops and pushes (see `guest-alloc`).
+#[global_allocator]
+static ALLOC: guest_alloc::SizeClasses<std::alloc::System> =
+    guest_alloc::SizeClasses::new(std::alloc::System);
+
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
 
 use bindery::plugin::routing::IpAddress;
