@@ -5,6 +5,11 @@ use clap::Parser;
 
 mod cli;
 
+/// mimalloc, not glibc's malloc: 3–4% less CPU per forwarded connection and
+/// per HTTP request, for about 8 MB more resident memory (BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::init_tracing(args.log_format);
