@@ -129,6 +129,11 @@ async fn h1(addr: SocketAddr) -> H1 {
     sender
 }
 
+/// `GET path` with an empty body on `client`.
+async fn get_on(client: &mut H1, path: &str) -> (Response<()>, Bytes) {
+    send(client, get(path).body(Full::default()).expect("request")).await
+}
+
 fn get(path: &str) -> http::request::Builder {
     Request::get(path).header("host", "rgw.storage:7480")
 }
@@ -283,11 +288,7 @@ async fn the_router_sees_the_request_head() {
         let (resp, _) = send(&mut client, req).await;
         assert_eq!(header(&resp, "x-index"), want.to_string());
     }
-    let (resp, body) = send(
-        &mut client,
-        get("/some/path?q").body(Full::default()).expect("request"),
-    )
-    .await;
+    let (resp, body) = get_on(&mut client, "/some/path?q").await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let body = String::from_utf8_lossy(&body);
     assert!(
@@ -305,13 +306,7 @@ async fn an_unreachable_upstream_is_retried_on_another() {
     for i in 0..100 {
         // A new client connection every time: nothing to hide behind.
         let mut client = h1(fwd.addr).await;
-        let (resp, _) = send(
-            &mut client,
-            get(&format!("/{i}"))
-                .body(Full::default())
-                .expect("request"),
-        )
-        .await;
+        let (resp, _) = get_on(&mut client, &format!("/{i}")).await;
         if resp.status() != StatusCode::OK {
             failed += 1;
         }
@@ -323,19 +318,11 @@ async fn an_unreachable_upstream_is_retried_on_another() {
 async fn no_reachable_upstream_answers_502_naming_the_endpoint() {
     let fwd = standalone(&[closed_port(1), closed_port(2)], RR, &[]);
     let mut client = h1(fwd.addr).await;
-    let (resp, body) = send(
-        &mut client,
-        get("/").body(Full::default()).expect("request"),
-    )
-    .await;
+    let (resp, body) = get_on(&mut client, "/").await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
     assert!(String::from_utf8_lossy(&body).contains(URL));
     // The client connection survives a 502.
-    let (resp, _) = send(
-        &mut client,
-        get("/again").body(Full::default()).expect("request"),
-    )
-    .await;
+    let (resp, _) = get_on(&mut client, "/again").await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
 }
 
@@ -410,11 +397,64 @@ async fn an_upstream_that_never_answers_gets_a_504_after_the_response_timeout() 
     let policy = format!("{RR}forwarding: {{responseTimeoutSeconds: 1}}\n");
     let fwd = standalone(&[silent], &policy, &[]);
     let mut client = h1(fwd.addr).await;
-    let (resp, body) = send(
-        &mut client,
-        get("/").body(Full::default()).expect("request"),
-    )
-    .await;
+    let (resp, body) = get_on(&mut client, "/").await;
     assert_eq!(resp.status(), StatusCode::GATEWAY_TIMEOUT);
     assert!(String::from_utf8_lossy(&body).contains("sent no response"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_client_connection_is_closed_and_a_busy_one_is_not() {
+    let up = upstream(0).await;
+    let policy = format!("{RR}forwarding: {{idleTimeoutSeconds: 1}}\n");
+    let fwd = standalone(&[up.addr], &policy, &[]);
+    let s = TcpStream::connect(fwd.addr).await.expect("connect");
+    let (mut client, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+        .await
+        .expect("handshake");
+    let conn = tokio::spawn(conn);
+    // A request every 300 ms for 2.4 s, more than two idle timeouts: all
+    // on the one connection.
+    for i in 0..8 {
+        let (resp, _) = get_on(&mut client, &format!("/{i}")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // Then silence: the forwarder closes it (within 1.25 s; 10 s allowed).
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
+    assert!(
+        matches!(closed, Ok(Ok(Ok(())))),
+        "the idle connection was not closed: {closed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_trickled_byte_by_byte_is_closed_as_idle() {
+    let up = upstream(0).await;
+    let policy = format!("{RR}forwarding: {{idleTimeoutSeconds: 1}}\n");
+    let fwd = standalone(&[up.addr], &policy, &[]);
+    let mut s = TcpStream::connect(fwd.addr).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nhost: rgw.storage:7480\r\n")
+        .await
+        .expect("write");
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 512];
+    // A header byte every 200 ms: bytes keep coming, no request completes.
+    let closed = loop {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            break false;
+        }
+        tokio::select! {
+            r = s.read(&mut buf) => break matches!(r, Ok(0) | Err(_)),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                if s.write_all(b"x").await.is_err() {
+                    break true;
+                }
+            }
+        }
+    };
+    assert!(
+        closed,
+        "the trickling client was still connected after 10 s"
+    );
+    assert!(start.elapsed() >= std::time::Duration::from_secs(1));
 }

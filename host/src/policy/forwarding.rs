@@ -10,7 +10,8 @@ use serde::Deserialize;
 pub struct Forwarding {
     /// Give up connecting to one upstream after this long and try the next.
     pub connect_timeout_ms: u64,
-    /// Close a connection with no bytes either way for this long.
+    /// Close a connection with no bytes either way for this long (http: with
+    /// no request arriving or in flight, checked four times per timeout).
     pub idle_timeout_seconds: u64,
     /// http endpoints: wait this long for an upstream's response head, then
     /// answer `504 Gateway Timeout`.

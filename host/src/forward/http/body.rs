@@ -1,6 +1,7 @@
 //! Bodies on their way through: each data frame counted, and for responses
 //! the upstream's in-flight mark held until the last frame (least-connections
-//! sees a request as active until its response is fully sent).
+//! sees a request as active until its response is fully sent), and the
+//! client connection's (it is not idle while a response streams).
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,6 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use prometheus_client::metrics::counter::Counter;
 
+use super::idle::InFlight;
 use crate::forward::upstream::ActiveGuard;
 
 /// A body passed through, counted into `bytes`.
@@ -17,6 +19,7 @@ pub struct Metered {
     inner: Incoming,
     bytes: Counter,
     _active: Option<ActiveGuard>,
+    _request: Option<InFlight>,
 }
 
 impl Metered {
@@ -25,7 +28,14 @@ impl Metered {
             inner,
             bytes,
             _active: active,
+            _request: None,
         }
+    }
+
+    /// A response body: its client request is in flight until it ends.
+    pub fn answering(mut self, request: InFlight) -> Metered {
+        self._request = Some(request);
+        self
     }
 }
 

@@ -6,15 +6,18 @@
 //! - [`pool`]: idle upstream connections, per upstream address;
 //! - [`headers`]: hop-by-hop headers, `X-Forwarded-*`, origin-form;
 //! - [`body`]: bodies that count bytes and hold the upstream's in-flight mark;
+//! - [`idle`]: when a client connection is idle;
 //! - [`upgrade`]: `101 Switching Protocols` (WebSocket) passed through.
 mod body;
 mod headers;
+mod idle;
 pub mod pool;
 mod proxy;
 mod upgrade;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -38,31 +41,54 @@ pub async fn serve(
     // Every request takes the route in effect when it arrives.
     let idle = routes.borrow().settings.idle_timeout();
     let counters = Arc::new(counters);
-    let service = service_fn(move |req| {
-        let route = routes.borrow().clone();
-        // One reference count per request, not one per counter.
-        let counters = counters.clone();
-        async move {
-            Ok::<_, std::convert::Infallible>(proxy::forward(req, peer, route, counters).await)
-        }
-    });
+    let activity = Arc::new(idle::Activity::default());
+    let service = {
+        let (counters, activity) = (counters.clone(), activity.clone());
+        service_fn(move |req| {
+            let request = activity.begin();
+            let route = routes.borrow().clone();
+            // One reference count per request, not one per counter.
+            let counters = counters.clone();
+            async move {
+                let resp = proxy::forward(req, peer, route, counters, request).await;
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        })
+    };
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(idle)
-        .keep_alive(true);
+    builder.http1().keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(None);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
+    // Closing gracefully lets a response in flight finish first.
     let result = tokio::select! {
         r = conn.as_mut() => r,
         _ = stop.cancelled() => {
             conn.as_mut().graceful_shutdown();
             conn.await
+        }
+        _ = activity.idle(idle) => {
+            counters.idle_closed.inc();
+            tracing::debug!(client = %peer, ?idle, "closing idle http connection");
+            conn.as_mut().graceful_shutdown();
+            // Nothing is in flight, but hyper waits for a request head it
+            // has begun to read: a trickling client is dropped after a
+            // grace, unless a request arrived meanwhile.
+            let started = activity.started();
+            let grace = (idle / 4).max(Duration::from_millis(1));
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = tokio::time::sleep(grace) => {
+                    if activity.busy_since(started) {
+                        conn.await
+                    } else {
+                        Ok(())
+                    }
+                }
+            }
         }
     };
     if let Err(e) = result {

@@ -14,6 +14,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use super::body::{self, Metered, Response};
+use super::idle::InFlight;
 use super::pool::Sender;
 use super::{headers, upgrade};
 use crate::forward::connect;
@@ -21,11 +22,14 @@ use crate::forward::endpoint::{Choice, EndpointRoute};
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::Upstream;
 
+/// `request` marks the client connection busy until the response body
+/// ends (or this returns an answer of its own).
 pub async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
     route: Arc<EndpointRoute>,
     counters: Arc<EndpointCounters>,
+    request: InFlight,
 ) -> Response {
     counters.requests.inc();
     let (parts, body) = req.into_parts();
@@ -112,7 +116,8 @@ pub async fn forward(
             _ => upstream.http_idle.put(addr, sender, thread),
         }
         headers::strip_hop_by_hop(&mut rparts.headers, switching);
-        let rbody = Metered::new(rbody, counters.bytes_out.clone(), Some(active));
+        let rbody =
+            Metered::new(rbody, counters.bytes_out.clone(), Some(active)).answering(request);
         return body::passed(http::Response::from_parts(rparts, rbody));
     }
     counters.unreachable.inc();
