@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::accept::Accepting;
 use super::endpoint::EndpointRoute;
 use super::metrics::EndpointCounters;
 use super::spread::{Handoff, Spread};
@@ -177,33 +176,6 @@ impl AcceptLoop {
             // That thread is stopping: serve it here after all.
             if let Err(h) = this.spread.hand_over(to, h) {
                 this.serve_std(h.stream, h.peer, h.permit);
-            }
-        }
-    }
-}
-
-/// A listening socket registered with this thread's runtime. Accepted
-/// sockets are not registered until the thread that serves them is chosen,
-/// so a connection handed to another thread is registered once, there.
-struct Accepting(AsyncFd<mio::net::TcpListener>);
-
-impl Accepting {
-    fn new(listener: std::net::TcpListener) -> io::Result<Accepting> {
-        let listener = mio::net::TcpListener::from_std(listener);
-        // SAFETY: the mio listener owns its descriptor, open until it drops
-        // with the AsyncFd that owns it, and always returns that one.
-        unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
-            .map(Accepting)
-            .map_err(|e| e.into_parts().1)
-    }
-
-    /// The next connection, non-blocking and close-on-exec (accept4).
-    async fn accept(&self) -> io::Result<(std::net::TcpStream, SocketAddr)> {
-        loop {
-            let mut ready = self.0.readable().await?;
-            match ready.try_io(|l| l.get_ref().accept()) {
-                Ok(accepted) => return accepted.map(|(s, peer)| (s.into(), peer)),
-                Err(_would_block) => continue,
             }
         }
     }

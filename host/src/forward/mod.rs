@@ -2,7 +2,8 @@
 //! each connection (tcp) or request (http) routed by the router plugin.
 //!
 //! - [`forwarder`]: listeners per endpoint, updated in place on reload;
-//! - [`listener`]: bind and the accept loop (connection limit);
+//! - [`listener`]: bind and the accept loop (connection limit); [`accept`]:
+//!   accepting without registering;
 //! - [`shards`]: the worker threads a connection lives on; [`spread`]:
 //!   keeps each endpoint's connections even across them;
 //! - [`endpoint`]: one endpoint's route in one generation, the router call;
@@ -12,6 +13,7 @@
 //! - [`http`]: HTTP/1.1 and h2c with per-request routing;
 //! - [`health`]: active probes and DNS re-resolution;
 //! - [`metrics`]: the Prometheus families.
+mod accept;
 mod connect;
 mod copy;
 pub mod endpoint;
