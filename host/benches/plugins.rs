@@ -31,43 +31,52 @@ fn cel(rt: &Runtime, expressions: &[&str]) -> Arc<SelectorPlugin> {
         .expect("cel loads")
 }
 
+/// Every built-in router over a pool of 4, and round-robin over a pool of 1
+/// (an endpoint with a single upstream, where the list in and out is
+/// shortest).
 fn router_call(c: &mut Criterion) {
     let rt = runtime();
-    let target = Arc::new(RouteTarget {
-        url: "http://rgw.storage:7480".into(),
-        scheme: Scheme::Http,
-        upstreams: (0..4)
-            .map(|i| UpstreamView::new(format!("10.0.0.{i}:7480"), 1, vec![]))
-            .collect(),
-    });
-    let candidates: Vec<Candidate> = target
-        .upstreams
-        .iter()
-        .zip(0..)
-        .map(|(u, i)| Candidate {
-            key: u.key,
-            weight: 1,
-            healthy: true,
-            active: i,
-        })
-        .collect();
     let client: SocketAddr = ([10, 1, 2, 3], 40000).into();
     let mut group = c.benchmark_group("router_call");
-    for name in [
-        "round-robin",
-        "least-connections",
-        "weighted",
-        "consistent-hash",
+    for (name, n) in [
+        ("round-robin", 4),
+        ("least-connections", 4),
+        ("weighted", 4),
+        ("consistent-hash", 4),
+        ("round-robin", 1),
     ] {
+        let target = Arc::new(RouteTarget {
+            url: "http://rgw.storage:7480".into(),
+            scheme: Scheme::Http,
+            upstreams: (0..n)
+                .map(|i| UpstreamView::new(format!("10.0.0.{i}:7480"), 1, vec![]))
+                .collect(),
+        });
+        let candidates: Vec<Candidate> = target
+            .upstreams
+            .iter()
+            .zip(0..)
+            .map(|(u, i)| Candidate {
+                key: u.key,
+                weight: 1,
+                healthy: true,
+                active: i,
+            })
+            .collect();
         let router = rt
             .load::<RouterWorld>(&PluginRef::builtin(name), Path::new("."))
             .expect("router loads");
         let mut input = Some(RouteInput {
-            target: target.clone(),
+            target,
             client,
             head: None,
         });
-        group.bench_function(format!("{name}/4_candidates"), |b| {
+        let label = if n == 1 {
+            "1_candidate"
+        } else {
+            "4_candidates"
+        };
+        group.bench_function(format!("{name}/{label}"), |b| {
             b.iter(|| {
                 let lent = input.take().expect("input is handed back");
                 let (routed, back) = router.route(lent, black_box(&candidates));
