@@ -599,13 +599,7 @@ fn drain_finishes_connections_in_flight_and_refuses_new_ones() {
     inflight.read_exact(&mut echo).unwrap();
     assert_eq!(&echo, b"before");
 
-    let grace = h.snapshot.policy.policy.forwarding.drain();
-    let forwarder = h.forwarder.clone();
-    let drain = h.rt.spawn(async move { forwarder.drain(grace).await });
-    wait_for(
-        "new connections to be refused",
-        || matches!(TcpStream::connect(h.addr), Err(e) if e.kind() == ErrorKind::ConnectionRefused),
-    );
+    let drain = start_drain(&h);
 
     // The connection in flight still works, and the drain waits for it.
     inflight.write_all(b"during").unwrap();
@@ -622,6 +616,88 @@ fn drain_finishes_connections_in_flight_and_refuses_new_ones() {
     assert!(
         h.rt.block_on(drain).unwrap(),
         "every connection finished within drainSeconds"
+    );
+}
+
+/// Start the forwarder's drain (drainSeconds of the policy) and wait until
+/// it refuses new connections; the handle says whether everything finished.
+fn start_drain(h: &Harness) -> tokio::task::JoinHandle<bool> {
+    let grace = h.snapshot.policy.policy.forwarding.drain();
+    let forwarder = h.forwarder.clone();
+    let drain = h.rt.spawn(async move { forwarder.drain(grace).await });
+    wait_for(
+        "new connections to be refused",
+        || matches!(TcpStream::connect(h.addr), Err(e) if e.kind() == ErrorKind::ConnectionRefused),
+    );
+    drain
+}
+
+/// An HTTP upstream that answers any request with `101 Switching
+/// Protocols` and then echoes bytes until the client's FIN.
+fn switch_then_echo(mut s: TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if s.read_exact(&mut byte).is_err() {
+            return;
+        }
+        head.push(byte[0]);
+    }
+    let switched =
+        b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n";
+    if s.write_all(switched).is_err() {
+        return;
+    }
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 || s.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn drain_waits_for_an_upgraded_http_tunnel() {
+    let upstream = Server::start(switch_then_echo);
+    let h = Harness::start(
+        "forwarding: {drainSeconds: 60}",
+        &catalog("http://ws.test:9010", &[upstream.addr], ""),
+        &[],
+    );
+    let mut tunnel = TcpStream::connect(h.addr).unwrap();
+    tunnel.set_read_timeout(Some(PATIENCE)).unwrap();
+    tunnel
+        .write_all(b"GET /ws HTTP/1.1\r\nhost: ws.test:9010\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        tunnel.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
+    let mut echo = [0u8; 6];
+    tunnel.write_all(b"before").unwrap();
+    tunnel.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"before");
+
+    let drain = start_drain(&h);
+    // The tunnel still carries bytes, and the drain waits for it.
+    tunnel.write_all(b"during").unwrap();
+    tunnel.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"during");
+    assert!(!drain.is_finished(), "the drain must wait for the tunnel");
+    tunnel.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    tunnel.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(
+        h.rt.block_on(drain).unwrap(),
+        "the tunnel ended within drainSeconds"
     );
 }
 

@@ -202,6 +202,7 @@ impl Conns {
             // http: the current route for every request.
             let routes = self.routes.clone();
             let stop = self.stop.clone();
+            let tracker = self.tracker.clone();
             self.tracker.spawn(async move {
                 counters.active.inc();
                 match scheme {
@@ -210,7 +211,11 @@ impl Conns {
                         super::tcp::serve(stream, peer, route, counters.clone()).await
                     }
                     Scheme::Http => {
-                        super::http::serve(stream, peer, routes, counters.clone(), stop).await
+                        let client = super::http::Client {
+                            counters: counters.clone(),
+                            tracker,
+                        };
+                        super::http::serve(stream, peer, routes, client, stop).await
                     }
                 }
                 // Free the slot before the gauge says so: a client that sees

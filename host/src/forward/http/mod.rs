@@ -25,9 +25,18 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::endpoint::EndpointRoute;
 use super::metrics::EndpointCounters;
+
+/// What the requests of one client connection share.
+pub struct Client {
+    pub counters: EndpointCounters,
+    /// The endpoint's connection tasks; upgraded tunnels join them, so a
+    /// drain waits for those too.
+    pub tracker: TaskTracker,
+}
 
 /// Serve one client connection until it closes, or until `stop`, when the
 /// request in flight finishes and the connection closes gracefully.
@@ -35,22 +44,22 @@ pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     routes: watch::Receiver<Arc<EndpointRoute>>,
-    counters: EndpointCounters,
+    client: Client,
     stop: CancellationToken,
 ) {
     // Every request takes the route in effect when it arrives.
     let idle = routes.borrow().settings.idle_timeout();
-    let counters = Arc::new(counters);
+    let client = Arc::new(client);
     let activity = Arc::new(idle::Activity::default());
     let service = {
-        let (counters, activity) = (counters.clone(), activity.clone());
+        let (client, activity) = (client.clone(), activity.clone());
         service_fn(move |req| {
             let request = activity.begin();
             let route = routes.borrow().clone();
             // One reference count per request, not one per counter.
-            let counters = counters.clone();
+            let client = client.clone();
             async move {
-                let resp = proxy::forward(req, peer, route, counters, request).await;
+                let resp = proxy::forward(req, peer, route, client, request).await;
                 Ok::<_, std::convert::Infallible>(resp)
             }
         })
@@ -71,7 +80,7 @@ pub async fn serve(
             conn.await
         }
         _ = activity.idle(idle) => {
-            counters.idle_closed.inc();
+            client.counters.idle_closed.inc();
             tracing::debug!(client = %peer, ?idle, "closing idle http connection");
             conn.as_mut().graceful_shutdown();
             // Nothing is in flight, but hyper waits for a request head it

@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
+use super::Client;
 use super::body::{self, Metered, Response};
 use super::idle::InFlight;
 use super::pool::Sender;
@@ -28,9 +29,10 @@ pub async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
     route: Arc<EndpointRoute>,
-    counters: Arc<EndpointCounters>,
+    client: Arc<Client>,
     request: InFlight,
 ) -> Response {
+    let counters = &client.counters;
     counters.requests.inc();
     let (parts, body) = req.into_parts();
     let (choice, head) = route.choose(peer, Some(Box::new(parts)));
@@ -63,14 +65,14 @@ pub async fn forward(
             counters.retries.inc();
         }
         let active = upstream.track();
-        let (addr, (sender, thread), resp) = match send(&route, upstream, req, &counters).await {
+        let (addr, (sender, thread), resp) = match send(&route, upstream, req, counters).await {
             Sent::Answered(addr, sender, resp) => (addr, sender, resp),
             Sent::Unreachable(back) => {
                 req = back;
                 continue;
             }
             Sent::TimedOut(after) => {
-                note_failure(&route, upstream, &counters);
+                note_failure(&route, upstream, counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, ?after, "upstream sent no response head in time");
                 return body::own(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -81,7 +83,7 @@ pub async fn forward(
                 );
             }
             Sent::Failed(e) => {
-                note_failure(&route, upstream, &counters);
+                note_failure(&route, upstream, counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, error = %e, "upstream failed after the request was sent");
                 return body::own(
                     StatusCode::BAD_GATEWAY,
@@ -94,20 +96,21 @@ pub async fn forward(
         };
         let (mut rparts, rbody) = resp.into_parts();
         if matches!(rparts.status.as_u16(), 502..=504) {
-            note_failure(&route, upstream, &counters);
+            note_failure(&route, upstream, counters);
         } else {
             upstream.succeeded();
         }
         let switching = rparts.status == StatusCode::SWITCHING_PROTOCOLS;
         match (switching, client_upgrade) {
-            (true, Some(client)) => {
+            (true, Some(ours)) => {
                 if let Some(theirs) = rparts.extensions.remove::<OnUpgrade>() {
                     upgrade::splice(
-                        client,
+                        &client.tracker,
+                        ours,
                         theirs,
                         upstream.track(),
                         route.clone(),
-                        EndpointCounters::clone(&counters),
+                        EndpointCounters::clone(counters),
                     );
                 }
             }

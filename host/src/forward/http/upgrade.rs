@@ -5,20 +5,24 @@ use std::sync::Arc;
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio_util::task::TaskTracker;
 
 use crate::forward::copy::{self, CopyError};
 use crate::forward::endpoint::EndpointRoute;
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::ActiveGuard;
 
+/// The tunnel runs as a task of `tracker`, so a drain waits for it as for
+/// any connection.
 pub fn splice(
+    tracker: &TaskTracker,
     client: OnUpgrade,
     upstream: OnUpgrade,
     active: ActiveGuard,
     route: Arc<EndpointRoute>,
     counters: EndpointCounters,
 ) {
-    tokio::spawn(async move {
+    tracker.spawn(async move {
         let _active = active;
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(both) => both,
