@@ -144,7 +144,7 @@ impl AcceptLoop {
                 _ = this.stop.cancelled() => return,
                 a = listener.accept() => a,
                 Some(h) = inbox.recv() => {
-                    this.serve_std(h.stream, h.peer, h.permit);
+                    this.serve(h.stream, h.peer, h.permit);
                     continue;
                 }
             };
@@ -165,7 +165,7 @@ impl AcceptLoop {
             };
             let to = this.spread.place(this.shard);
             if to == this.shard {
-                this.serve_std(stream, peer, permit);
+                this.serve(stream, peer, permit);
                 continue;
             }
             let h = Handoff {
@@ -175,25 +175,23 @@ impl AcceptLoop {
             };
             // That thread is stopping: serve it here after all.
             if let Err(h) = this.spread.hand_over(to, h) {
-                this.serve_std(h.stream, h.peer, h.permit);
+                this.serve(h.stream, h.peer, h.permit);
             }
         }
     }
 }
 
 impl Conns {
-    /// Register `stream` with this thread's runtime and serve it.
-    fn serve_std(&self, stream: std::net::TcpStream, peer: SocketAddr, permit: Slot) {
-        match TcpStream::from_std(stream) {
-            Ok(stream) => self.serve(stream, peer, permit),
+    /// Register `stream` with this thread's runtime and serve it there,
+    /// counted on this thread while it lasts.
+    fn serve(&self, stream: std::net::TcpStream, peer: SocketAddr, permit: Slot) {
+        let stream = match TcpStream::from_std(stream) {
+            Ok(s) => s,
             Err(e) => {
-                tracing::warn!(client = %peer, error = %e, "cannot register the connection on this thread; closed")
+                tracing::warn!(client = %peer, error = %e, "cannot register the connection on this thread; closed");
+                return;
             }
-        }
-    }
-
-    /// Serve one connection on this thread, counted here while it lasts.
-    fn serve(&self, stream: TcpStream, peer: SocketAddr, permit: Slot) {
+        };
         let live = self.spread.enter(self.shard);
         {
             let counters = self.counters.clone();
