@@ -26,11 +26,8 @@ use std::sync::Arc;
 use cel::objects::{Key, Map};
 use cel::{Context, ExecutionError, Program, Value};
 
-/// Small blocks from size-class free lists (see `guest-alloc`): CEL
-/// allocates and frees many small values per evaluation.
-#[global_allocator]
-static ALLOC: guest_alloc::SizeClasses<std::alloc::System> =
-    guest_alloc::SizeClasses::new(std::alloc::System);
+// Small blocks from size-class free lists (see `guest-alloc`).
+guest_alloc::install!();
 
 wit_bindgen::generate!({ world: "selector", path: "../../wit" });
 

@@ -152,3 +152,14 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for SizeClasses<A> {
         }
     }
 }
+
+/// Makes [`SizeClasses`] over the system allocator the global allocator of
+/// the plugin that invokes it (once, at the crate root).
+#[macro_export]
+macro_rules! install {
+    () => {
+        #[global_allocator]
+        static GUEST_ALLOC: $crate::SizeClasses<::std::alloc::System> =
+            $crate::SizeClasses::new(::std::alloc::System);
+    };
+}

@@ -16,10 +16,8 @@ use std::cell::RefCell;
 
 use sha2::{Digest, Sha256};
 
-/// Small blocks from size-class free lists (see `guest-alloc`).
-#[global_allocator]
-static ALLOC: guest_alloc::SizeClasses<std::alloc::System> =
-    guest_alloc::SizeClasses::new(std::alloc::System);
+// Small blocks from size-class free lists (see `guest-alloc`).
+guest_alloc::install!();
 
 wit_bindgen::generate!({ world: "naming", path: "../../wit" });
 

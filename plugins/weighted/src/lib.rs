@@ -8,11 +8,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Small blocks from size-class free lists: a call's few allocations are
-/// pops and pushes (see `guest-alloc`).
-#[global_allocator]
-static ALLOC: guest_alloc::SizeClasses<std::alloc::System> =
-    guest_alloc::SizeClasses::new(std::alloc::System);
+// Small blocks from size-class free lists (see `guest-alloc`).
+guest_alloc::install!();
 
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
 
