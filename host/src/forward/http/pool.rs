@@ -45,7 +45,7 @@ impl std::fmt::Debug for IdlePool {
 impl IdlePool {
     /// The most recently used connection to `addr` opened on this thread
     /// that is ready for a request, if any.
-    pub fn take(&self, addr: SocketAddr) -> Option<(Sender, ThreadId)> {
+    pub fn take(&self, addr: SocketAddr) -> Option<Sender> {
         let now = Instant::now();
         let here = std::thread::current().id();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
@@ -53,13 +53,13 @@ impl IdlePool {
         let at = idle
             .iter()
             .rposition(|i| i.addr == addr && i.thread == here && i.sender.is_ready())?;
-        let i = idle.remove(at);
-        Some((i.sender, i.thread))
+        Some(idle.remove(at).sender)
     }
 
-    /// Keep `sender` for a later request, which takes it once it is ready;
-    /// `thread` runs its connection task.
-    pub fn put(&self, addr: SocketAddr, sender: Sender, thread: ThreadId) {
+    /// Keep `sender` for a later request, which takes it once it is ready.
+    /// Called on the thread that runs its connection task: a request takes
+    /// and gives back its connection on the thread it runs on.
+    pub fn put(&self, addr: SocketAddr, sender: Sender) {
         if sender.is_closed() {
             return;
         }
@@ -71,7 +71,7 @@ impl IdlePool {
             addr,
             sender,
             since: Instant::now(),
-            thread,
+            thread: std::thread::current().id(),
         });
     }
 

@@ -4,7 +4,6 @@
 //! method may retry); once a request has been sent it is never repeated.
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::ThreadId;
 use std::time::Instant;
 
 use http::StatusCode;
@@ -65,7 +64,7 @@ pub async fn forward(
             counters.retries.inc();
         }
         let active = upstream.track();
-        let (addr, (sender, thread), resp) = match send(&route, upstream, req, counters).await {
+        let (addr, sender, resp) = match send(&route, upstream, req, counters).await {
             Sent::Answered(addr, sender, resp) => (addr, sender, resp),
             Sent::Unreachable(back) => {
                 req = back;
@@ -116,7 +115,7 @@ pub async fn forward(
             }
             // Busy until the response is read to the end; `take` waits for
             // that by skipping it.
-            _ => upstream.http_idle.put(addr, sender, thread),
+            _ => upstream.http_idle.put(addr, sender),
         }
         headers::strip_hop_by_hop(&mut rparts.headers, switching);
         let rbody =
@@ -132,8 +131,7 @@ pub async fn forward(
 }
 
 enum Sent {
-    /// With the thread that runs the connection's task.
-    Answered(SocketAddr, (Sender, ThreadId), hyper::Response<Incoming>),
+    Answered(SocketAddr, Sender, hyper::Response<Incoming>),
     /// Not sent anywhere: the request comes back for the next upstream.
     Unreachable(Request<Metered>),
     Failed(hyper::Error),
@@ -153,10 +151,10 @@ async fn send(
         let mut pooled = upstream.http_idle.take(addr);
         loop {
             let fresh = pooled.is_none();
-            let (mut sender, thread) = match pooled.take() {
+            let mut sender = match pooled.take() {
                 Some(s) => s,
                 None => match connect(route, addr).await {
-                    Ok(s) => (s, std::thread::current().id()),
+                    Ok(s) => s,
                     Err(e) => {
                         tracing::debug!(url = %route.url, upstream = %upstream.address, %addr, error = %e, "connect failed");
                         break;
@@ -168,7 +166,7 @@ async fn send(
                 return Sent::TimedOut(wait);
             };
             match sent {
-                Ok(resp) => return Sent::Answered(addr, (sender, thread), resp),
+                Ok(resp) => return Sent::Answered(addr, sender, resp),
                 Err(mut e) => match e.take_message() {
                     // A pooled connection closed under us: try a new one.
                     Some(back) if !fresh => req = back,
