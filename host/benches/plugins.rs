@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use bindery::catalog;
 use bindery::metrics::PluginMetrics;
-use bindery::plugin::bindings::Candidate;
+use bindery::plugin::Candidate;
 use bindery::plugin::bindings::{Endpoint, Scheme};
 use bindery::plugin::router::RouterWorld;
 use bindery::plugin::selector::SelectorWorld;

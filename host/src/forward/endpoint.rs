@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::upstream::Upstream;
-use crate::plugin::bindings::Candidate;
+use crate::plugin::Candidate;
 use crate::plugin::{Route, RouteInput, RouteTarget, RouterPlugin};
 use crate::policy::{Forwarding, HealthCheck};
 

@@ -30,6 +30,6 @@ pub mod router {
     });
 }
 
-pub use router::bindery::plugin::routing::{Candidate, Decision};
+pub use router::bindery::plugin::routing::Decision;
 pub use selector::bindery::plugin::log::Level;
 pub use selector::bindery::plugin::types::{Endpoint, Scheme, Upstream};

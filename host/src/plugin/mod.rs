@@ -5,12 +5,14 @@
 //! - [`instance`]: a loaded plugin, its `InstancePre` and its pool of
 //!   configured instances, calls under a deadline and a memory cap;
 //! - [`selector`], [`naming`], [`router`]: the typed calls of each world;
+//!   [`candidate`]: a router's candidate, lowered into the guest in one write;
 //! - [`state`]: what a store holds (an empty WASI context, limits, the log
 //!   import); [`world`]: which world a component implements;
 //! - [`builtin`]: the embedded built-in plugins.
 pub mod bindings;
 pub mod builtin;
 mod cache;
+pub mod candidate;
 pub mod connection;
 pub mod convert;
 mod error;
@@ -26,6 +28,7 @@ pub mod world;
 /// The WIT package this host implements: `wit/`'s `package` line.
 pub const WIT_PACKAGE: &str = "bindery:plugin@0.2.0";
 
+pub use candidate::Candidate;
 pub use connection::{RouteInput, RouteTarget, UpstreamView};
 pub use error::PluginError;
 pub use generation::{Generation, naming_context};

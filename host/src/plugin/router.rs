@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use wasmtime::Store;
-use wasmtime::component::InstancePre;
+use wasmtime::component::{Func, InstancePre, TypedFunc};
 
-use super::bindings::router::bindery::plugin::routing::{Candidate, Decision};
+use super::bindings::router::bindery::plugin::routing::{Connection, Decision};
 use super::bindings::router::{Router, RouterPre};
+use super::candidate::Candidate;
 use super::connection::RouteInput;
 use super::error::PluginError;
 use super::instance::{Plugin, WorldBinding};
@@ -16,10 +17,33 @@ use super::world::World;
 
 pub enum RouterWorld {}
 
+/// The exports of one router instance. `route` is called through
+/// [`Candidate`]'s own lowering rather than the generated bindings'.
+pub struct RouterExports {
+    bindings: Router,
+    /// Type-checked against [`RouteFn`] when the instance was made.
+    route: Func,
+}
+
+type RouteFn<'a> = TypedFunc<(Connection, &'a [Candidate]), (Decision,)>;
+
+impl RouterExports {
+    fn call_route(
+        &self,
+        store: &mut Store<HostState>,
+        connection: Connection,
+        candidates: &[Candidate],
+    ) -> wasmtime::Result<Decision> {
+        // SAFETY: `instantiate` checked `route` against this very signature.
+        let route = unsafe { RouteFn::new_unchecked(self.route) };
+        route.call(store, (connection, candidates)).map(|(d,)| d)
+    }
+}
+
 impl WorldBinding for RouterWorld {
     const WORLD: World = World::Router;
     type Pre = RouterPre<HostState>;
-    type Bindings = Router;
+    type Bindings = RouterExports;
 
     fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
         RouterPre::new(pre)
@@ -29,7 +53,13 @@ impl WorldBinding for RouterWorld {
         pre: &Self::Pre,
         store: &mut Store<HostState>,
     ) -> wasmtime::Result<Self::Bindings> {
-        pre.instantiate(store)
+        let instance = pre.instance_pre().instantiate(&mut *store)?;
+        let bindings = Router::new(&mut *store, &instance)?;
+        let route = instance
+            .get_func(&mut *store, "route")
+            .ok_or_else(|| wasmtime::format_err!("the component exports no `route`"))?;
+        route.typed::<(Connection, &[Candidate]), (Decision,)>(&*store)?;
+        Ok(RouterExports { bindings, route })
     }
 
     fn configure(
@@ -37,7 +67,7 @@ impl WorldBinding for RouterWorld {
         store: &mut Store<HostState>,
         config: &str,
     ) -> wasmtime::Result<Result<(), String>> {
-        b.call_configure(store, config)
+        b.bindings.call_configure(store, config)
     }
 }
 

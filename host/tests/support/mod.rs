@@ -96,13 +96,13 @@ pub fn dir_with(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 #[derive(Clone)]
 pub struct Pool {
     pub target: std::sync::Arc<bindery::plugin::RouteTarget>,
-    pub candidates: Vec<bindery::plugin::bindings::Candidate>,
+    pub candidates: Vec<bindery::plugin::Candidate>,
 }
 
 /// A pool of `http://rgw.storage:7480` with one upstream per
 /// `(weight, healthy, active)`.
 pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
-    use bindery::plugin::bindings::Candidate;
+    use bindery::plugin::Candidate;
     use bindery::plugin::{RouteTarget, UpstreamView};
     let scheme = if url.starts_with("tcp:") {
         bindery::plugin::bindings::Scheme::Tcp
