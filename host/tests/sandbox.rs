@@ -114,6 +114,47 @@ fn an_instance_is_reused_between_calls() {
 }
 
 #[test]
+fn each_calling_thread_keeps_its_own_router_instance() {
+    let r = router("count", limits(64, 100));
+    let count = || uniform(1).route(&r, "1.2.3.4").route;
+    let reject = |n: &str| Route::Reject(n.into());
+    assert_eq!(count(), reject("1"));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert_eq!(count(), reject("1"), "another thread, another instance");
+            assert_eq!(count(), reject("2"));
+        });
+    });
+    assert_eq!(
+        count(),
+        reject("2"),
+        "this thread's instance kept its state"
+    );
+    assert_eq!(r.counters().instantiations.get(), 2);
+}
+
+#[test]
+fn a_dropped_router_takes_its_per_thread_instances_along() {
+    // More generations than the engine's pool has instances (1,000): one
+    // thread keeping the instances of routers dropped by reloads would run
+    // the pool dry.
+    let rt = runtime();
+    let bytes = guest("hostile_router");
+    for generation in 0..1_100 {
+        let r = rt
+            .load_bytes::<RouterWorld>(
+                "hostile-router.wasm",
+                &bytes,
+                &json!({ "mode": "count" }),
+                limits(64, 100),
+            )
+            .unwrap_or_else(|e| panic!("generation {generation}: {e}"));
+        let routed = uniform(1).route(&r, "1.2.3.4");
+        assert_eq!(routed.route, Route::Reject("1".into()), "{routed:?}");
+    }
+}
+
+#[test]
 fn guests_reach_no_filesystem_environment_or_network() {
     let r = router("escape", limits(64, 1_000));
     let routed = uniform(1).route(&r, "1.2.3.4");

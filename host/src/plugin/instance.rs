@@ -2,7 +2,15 @@
 //! instances. A call borrows an instance, runs under the plugin's deadline and
 //! memory cap, and returns it; a trap discards only that instance (the next
 //! call instantiates a fresh one) and is counted.
+//!
+//! A router is called on every connection and request, from the forwarder's
+//! few long-lived threads, so each of those threads keeps one instance of its
+//! own and borrows it without a lock. The instances go with the plugin when a
+//! reload drops it.
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
+
+use thread_local::ThreadLocal;
 
 use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap};
@@ -21,6 +29,9 @@ const MAX_IDLE: usize = 16;
 /// The typed side of one world: how to instantiate and configure it.
 pub trait WorldBinding: 'static {
     const WORLD: World;
+    /// Keep an instance per calling thread. Only for worlds called from a
+    /// fixed set of threads: every thread that calls keeps one instance.
+    const PER_THREAD: bool = false;
     type Pre: Clone + Send + Sync + 'static;
     type Bindings: Send + 'static;
     fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
@@ -59,6 +70,8 @@ pub struct Plugin<W: WorldBinding> {
     pre: W::Pre,
     deadline_ticks: u64,
     idle: Mutex<Vec<Slot<W::Bindings>>>,
+    /// Used when `W::PER_THREAD`.
+    local: ThreadLocal<RefCell<Option<Slot<W::Bindings>>>>,
     counters: PluginCounters,
     /// Deadlines need the epoch to advance for as long as the plugin lives.
     _ticker: Arc<Ticker>,
@@ -86,11 +99,12 @@ impl<W: WorldBinding> Plugin<W> {
             pre,
             deadline_ticks,
             idle: Mutex::new(Vec::new()),
+            local: ThreadLocal::new(),
             counters,
             _ticker: ticker,
         };
         let slot = plugin.new_slot()?;
-        plugin.put_back(slot);
+        plugin.put_back(slot, None);
         Ok(plugin)
     }
 
@@ -121,7 +135,24 @@ impl<W: WorldBinding> Plugin<W> {
         }
     }
 
-    fn put_back(&self, slot: Slot<W::Bindings>) {
+    /// This thread's own slot, for worlds that keep one.
+    fn local(&self) -> Option<&RefCell<Option<Slot<W::Bindings>>>> {
+        W::PER_THREAD.then(|| self.local.get_or_default())
+    }
+
+    fn put_back(
+        &self,
+        slot: Slot<W::Bindings>,
+        local: Option<&RefCell<Option<Slot<W::Bindings>>>>,
+    ) {
+        let slot = match local {
+            Some(cell) => match cell.borrow_mut().replace(slot) {
+                // The thread's own slot was taken: fill it, done.
+                None => return,
+                Some(other) => other,
+            },
+            None => slot,
+        };
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(slot);
@@ -134,7 +165,11 @@ impl<W: WorldBinding> Plugin<W> {
         call: &'static str,
         f: impl FnOnce(&W::Bindings, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let slot = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let local = self.local();
+        let slot = match local.and_then(|cell| cell.borrow_mut().take()) {
+            Some(own) => Some(own),
+            None => self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop(),
+        };
         let mut slot = match slot {
             Some(s) => s,
             None => self.new_slot()?,
@@ -153,7 +188,7 @@ impl<W: WorldBinding> Plugin<W> {
         }
         match result {
             Ok(r) => {
-                self.put_back(slot);
+                self.put_back(slot, local);
                 Ok(r)
             }
             // The instance may be mid-way through anything: drop it.

@@ -42,6 +42,8 @@ impl RouterExports {
 
 impl WorldBinding for RouterWorld {
     const WORLD: World = World::Router;
+    // Called per connection and request from the forwarder's shard threads.
+    const PER_THREAD: bool = true;
     type Pre = RouterPre<HostState>;
     type Bindings = RouterExports;
 
