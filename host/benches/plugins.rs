@@ -20,6 +20,11 @@ use bindery::plugin::{
 use bindery::policy::PluginRef;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
+/// The allocator of the `bindery` binary (`host/src/main.rs`), so the host's
+/// side of each call allocates as it does in production.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn runtime() -> Runtime {
     Runtime::new(RuntimeOptions::from_env(), PluginMetrics::default()).expect("runtime")
 }
