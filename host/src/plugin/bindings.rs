@@ -30,6 +30,5 @@ pub mod router {
     });
 }
 
-pub use router::bindery::plugin::routing::Decision;
 pub use selector::bindery::plugin::log::Level;
 pub use selector::bindery::plugin::types::{Endpoint, Scheme, Upstream};

@@ -1,11 +1,9 @@
 //! A component that hands the candidate list straight back: what the host
 //! wrote into guest memory must lift, through the generated record, to the
 //! same values.
-use wasmtime::component::{Component, Instance, Linker};
-use wasmtime::{Config, Engine, Store};
-
 use super::Generated;
 use super::*;
+use crate::plugin::wat_component::instantiate;
 
 const ECHO: &str = r#"
 (component
@@ -32,17 +30,6 @@ const ECHO: &str = r#"
   (func (export "count") (param "c" (list $candidate)) (result u32)
     (canon lift (core func $i "count") (memory $memory) (realloc $realloc))))
 "#;
-
-fn instantiate(text: &str) -> (Store<()>, Instance) {
-    let engine = Engine::new(Config::new().wasm_component_model(true)).expect("engine");
-    let bytes = wat::parse_str(text).expect("component text");
-    let component = Component::new(&engine, &bytes).expect("component compiles");
-    let mut store = Store::new(&engine, ());
-    let instance = Linker::new(&engine)
-        .instantiate(&mut store, &component)
-        .expect("instantiates");
-    (store, instance)
-}
 
 #[test]
 fn a_lowered_list_lifts_back_to_the_same_candidates() {

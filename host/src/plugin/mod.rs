@@ -5,7 +5,8 @@
 //! - [`instance`]: a loaded plugin, its `InstancePre` and its pool of
 //!   configured instances, calls under a deadline and a memory cap;
 //! - [`selector`], [`naming`], [`router`]: the typed calls of each world;
-//!   [`candidate`]: a router's candidate, lowered into the guest in one write;
+//!   [`candidate`] and [`decision`]: what a router is given and answers,
+//!   moved in and out of guest memory in one view each;
 //! - [`state`]: what a store holds (an empty WASI context, limits, the log
 //!   import); [`world`]: which world a component implements;
 //! - [`builtin`]: the embedded built-in plugins.
@@ -15,6 +16,7 @@ mod cache;
 pub mod candidate;
 pub mod connection;
 pub mod convert;
+pub mod decision;
 mod error;
 mod generation;
 pub mod instance;
@@ -23,6 +25,8 @@ pub mod router;
 pub mod runtime;
 pub mod selector;
 mod state;
+#[cfg(test)]
+mod wat_component;
 pub mod world;
 
 /// The WIT package this host implements: `wit/`'s `package` line.
@@ -30,6 +34,7 @@ pub const WIT_PACKAGE: &str = "bindery:plugin@0.2.0";
 
 pub use candidate::Candidate;
 pub use connection::{RouteInput, RouteTarget, UpstreamView};
+pub use decision::Decision;
 pub use error::PluginError;
 pub use generation::{Generation, naming_context};
 pub use instance::{Plugin, PluginInfo};

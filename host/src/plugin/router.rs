@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use wasmtime::Store;
 use wasmtime::component::{Func, InstancePre, TypedFunc};
 
-use super::bindings::router::bindery::plugin::routing::{Connection, Decision};
+use super::bindings::router::bindery::plugin::routing::Connection;
 use super::bindings::router::{Router, RouterPre};
 use super::candidate::Candidate;
 use super::connection::RouteInput;
+use super::decision::Decision;
 use super::error::PluginError;
 use super::instance::{Plugin, WorldBinding};
 use super::state::HostState;
