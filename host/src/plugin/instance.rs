@@ -104,7 +104,7 @@ impl<W: WorldBinding> Plugin<W> {
             _ticker: ticker,
         };
         let slot = plugin.new_slot()?;
-        plugin.put_back(slot, None);
+        plugin.put_back(slot);
         Ok(plugin)
     }
 
@@ -140,40 +140,59 @@ impl<W: WorldBinding> Plugin<W> {
         W::PER_THREAD.then(|| self.local.get_or_default())
     }
 
-    fn put_back(
-        &self,
-        slot: Slot<W::Bindings>,
-        local: Option<&RefCell<Option<Slot<W::Bindings>>>>,
-    ) {
-        let slot = match local {
-            Some(cell) => match cell.borrow_mut().replace(slot) {
-                // The thread's own slot was taken: fill it, done.
-                None => return,
-                Some(other) => other,
-            },
-            None => slot,
-        };
+    fn take(&self) -> Result<Slot<W::Bindings>, PluginError> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(slot) => Ok(slot),
+            None => self.new_slot(),
+        }
+    }
+
+    fn put_back(&self, slot: Slot<W::Bindings>) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(slot);
         }
     }
 
-    /// Run `f` on a configured instance under the deadline.
+    /// Run `f` on a configured instance under the deadline: this thread's own
+    /// instance, used in place, when the world keeps one and no call on this
+    /// thread holds it; otherwise one from the pool.
     pub fn call<R>(
         &self,
         call: &'static str,
         f: impl FnOnce(&W::Bindings, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let local = self.local();
-        let slot = match local.and_then(|cell| cell.borrow_mut().take()) {
-            Some(own) => Some(own),
-            None => self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop(),
-        };
-        let mut slot = match slot {
-            Some(s) => s,
-            None => self.new_slot()?,
-        };
+        if let Some(cell) = self.local()
+            && let Ok(mut own) = cell.try_borrow_mut()
+        {
+            let slot = match own.as_mut() {
+                Some(slot) => slot,
+                None => own.insert(self.take()?),
+            };
+            let result = self.run(slot, f);
+            if result.is_err() {
+                // The instance may be mid-way through anything: drop it.
+                *own = None;
+            }
+            return result.map_err(|e| self.failure(call, &e));
+        }
+        let mut slot = self.take()?;
+        match self.run(&mut slot, f) {
+            Ok(r) => {
+                self.put_back(slot);
+                Ok(r)
+            }
+            // The instance may be mid-way through anything: drop it.
+            Err(e) => Err(self.failure(call, &e)),
+        }
+    }
+
+    fn run<R>(
+        &self,
+        slot: &mut Slot<W::Bindings>,
+        f: impl FnOnce(&W::Bindings, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> wasmtime::Result<R> {
         // Counter::inc returns the previous count: time one call in 16.
         let timed = self
             .counters
@@ -186,14 +205,7 @@ impl<W: WorldBinding> Plugin<W> {
         if let Some(start) = timed {
             self.counters.latency.observe(start.elapsed().as_secs_f64());
         }
-        match result {
-            Ok(r) => {
-                self.put_back(slot, local);
-                Ok(r)
-            }
-            // The instance may be mid-way through anything: drop it.
-            Err(e) => Err(self.failure(call, &e)),
-        }
+        result
     }
 
     fn failure(&self, call: &'static str, e: &wasmtime::Error) -> PluginError {
