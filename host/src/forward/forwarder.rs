@@ -73,6 +73,12 @@ impl Forwarder {
         }))
     }
 
+    /// How many worker threads serve each endpoint. Each keeps its own router
+    /// instance, so a router's own state (a round-robin turn) is per thread.
+    pub fn threads(&self) -> usize {
+        self.shards.len()
+    }
+
     /// Serve exactly `projections`; must run inside the tokio runtime.
     /// Returns where each endpoint is served, or why it is not.
     pub fn apply(
