@@ -61,7 +61,7 @@ impl WorldBinding for RouterWorld {
         let route = instance
             .get_func(&mut *store, "route")
             .ok_or_else(|| wasmtime::format_err!("the component exports no `route`"))?;
-        route.typed::<(Connection, &[Candidate]), (Decision,)>(&*store)?;
+        let _checked: RouteFn = route.typed(&*store)?;
         Ok(RouterExports { bindings, route })
     }
 
