@@ -458,3 +458,145 @@ async fn a_request_head_trickled_byte_by_byte_is_closed_as_idle() {
     );
     assert!(start.elapsed() >= std::time::Duration::from_secs(1));
 }
+
+/// An HTTP/1.1 upstream written by hand, to answer with exact bytes: the
+/// request's path picks the answer, and whether the connection closes
+/// after it. Requests carry no body.
+fn scripted(mut s: std::net::TcpStream) {
+    use std::io::{Read, Write};
+    let mut buf = Vec::new();
+    loop {
+        let head = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break buf.drain(..end + 4).collect::<Vec<u8>>();
+            }
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        let (answer, close): (&[u8], bool) = match path {
+            "/chunked" => (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nx-trailer: 1\r\n\r\n",
+                false,
+            ),
+            "/length" => (b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nlength", false),
+            // Answered to HEAD: the length of a body not sent.
+            "/head" => (b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", false),
+            "/no-content" => (b"HTTP/1.1 204 No Content\r\n\r\n", false),
+            "/until-close" => (b"HTTP/1.1 200 OK\r\n\r\nuntil close", true),
+            "/says-close" => (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                true,
+            ),
+            // Closes without saying so, as a keep-alive timeout does.
+            "/drops" => (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", true),
+            "/malformed" => (b"HTTP/1.1 twohundred OK\r\n\r\n", true),
+            _ => (b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n", false),
+        };
+        if s.write_all(answer).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// `GET path` answers `status` with `body`.
+async fn expect(client: &mut H1, path: &str, status: u16, body: &str) {
+    let (resp, got) = get_on(client, path).await;
+    assert_eq!(resp.status().as_u16(), status, "{path}");
+    assert_eq!(String::from_utf8_lossy(&got), body, "{path}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_upstream_body_framing_reaches_the_client_and_keeps_the_connection_when_it_can() {
+    let up = support::forward::Server::start(scripted);
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    expect(&mut client, "/chunked", 200, "hello, world").await;
+    expect(&mut client, "/length", 200, "length").await;
+    expect(&mut client, "/no-content", 204, "").await;
+    let head = Request::head("/head")
+        .header("host", "rgw.storage:7480")
+        .body(Full::default())
+        .expect("request");
+    let (resp, body) = send(&mut client, head).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-length"), "5");
+    assert!(body.is_empty());
+    assert_eq!(up.accepted(), 1, "one upstream connection carried all four");
+
+    // A body that ends with the connection: the next request needs another.
+    expect(&mut client, "/until-close", 200, "until close").await;
+    expect(&mut client, "/length", 200, "length").await;
+    assert_eq!(up.accepted(), 2);
+    expect(&mut client, "/says-close", 200, "ok").await;
+    expect(&mut client, "/length", 200, "length").await;
+    assert_eq!(up.accepted(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_alive_connection_the_upstream_closed_is_replaced_without_an_error() {
+    let up = support::forward::Server::start(scripted);
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    for round in 0..20 {
+        let (resp, body) = get_on(&mut client, "/drops").await;
+        assert_eq!(resp.status(), StatusCode::OK, "round {round}");
+        assert_eq!(&body[..], b"ok");
+        // Half the rounds give the forwarder time to see the close; the
+        // others send at once, racing it.
+        if round % 2 == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let (resp, body) = get_on(&mut client, "/length").await;
+        assert_eq!(resp.status(), StatusCode::OK, "round {round}: {body:?}");
+        assert_eq!(&body[..], b"length");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_upstream_response_is_a_502_naming_the_endpoint() {
+    let up = support::forward::Server::start(scripted);
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    let (resp, body) = get_on(&mut client, "/malformed").await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains(URL) && body.contains("malformed"), "{body}");
+    let (resp, _) = get_on(&mut client, "/length").await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the client connection survives"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_request_body_reaches_the_upstream_whole() {
+    let up = upstream(0).await;
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let exchange = async {
+        let mut s = TcpStream::connect(fwd.addr).await.expect("connect");
+        s.write_all(
+            b"POST /echo HTTP/1.1\r\nhost: rgw.storage:7480\r\ntransfer-encoding: chunked\r\n\r\n\
+              6\r\nhello,\r\n1\r\n \r\n6;ext=1\r\nworld!\r\n0\r\n\r\n",
+        )
+        .await
+        .expect("write");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).ends_with("hello, world!") {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&answer));
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let answer = tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("an answer within the deadline");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

@@ -8,22 +8,25 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::{Body, Frame, SizeHint};
 use prometheus_client::metrics::counter::Counter;
 
 use super::idle::InFlight;
 use crate::forward::upstream::ActiveGuard;
 
+/// Errors of the bodies the forwarder answers with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A body passed through, counted into `bytes`.
-pub struct Metered {
-    inner: Incoming,
+pub struct Metered<B> {
+    inner: B,
     bytes: Counter,
     _active: Option<ActiveGuard>,
     _request: Option<InFlight>,
 }
 
-impl Metered {
-    pub fn new(inner: Incoming, bytes: Counter, active: Option<ActiveGuard>) -> Metered {
+impl<B> Metered<B> {
+    pub fn new(inner: B, bytes: Counter, active: Option<ActiveGuard>) -> Metered<B> {
         Metered {
             inner,
             bytes,
@@ -33,20 +36,20 @@ impl Metered {
     }
 
     /// A response body: its client request is in flight until it ends.
-    pub fn answering(mut self, request: InFlight) -> Metered {
+    pub fn answering(mut self, request: InFlight) -> Metered<B> {
         self._request = Some(request);
         self
     }
 }
 
-impl Body for Metered {
+impl<B: Body<Data = Bytes> + Unpin> Body for Metered<B> {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
@@ -66,10 +69,22 @@ impl Body for Metered {
 }
 
 /// What the forwarder answers with: the upstream's body, or its own.
-pub type Response = http::Response<UnsyncBoxBody<Bytes, hyper::Error>>;
+pub type Response = http::Response<UnsyncBoxBody<Bytes, BoxError>>;
 
-pub fn passed(resp: http::Response<Metered>) -> Response {
-    resp.map(UnsyncBoxBody::new)
+pub fn passed<B>(resp: http::Response<Metered<B>>) -> Response
+where
+    B: Body<Data = Bytes> + Unpin + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    resp.map(|b| b.map_err(Into::into).boxed_unsync())
+}
+
+/// A response head without a body (the `101` of a switch).
+pub fn empty(parts: http::response::Parts) -> Response {
+    let body = http_body_util::Empty::new()
+        .map_err(|never: std::convert::Infallible| match never {})
+        .boxed_unsync();
+    http::Response::from_parts(parts, body)
 }
 
 /// A response of the forwarder's own, e.g. `502` naming the endpoint.

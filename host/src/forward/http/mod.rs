@@ -3,12 +3,14 @@
 //! the request head visible.
 //!
 //! - [`proxy`]: one request: route, pick a connection, send, retry;
+//! - [`client`]: HTTP/1.1 to the upstream, in the client connection's task;
 //! - [`pool`]: idle upstream connections, per upstream address;
 //! - [`headers`]: hop-by-hop headers, `X-Forwarded-*`, origin-form;
 //! - [`body`]: bodies that count bytes and hold the upstream's in-flight mark;
 //! - [`idle`]: when a client connection is idle;
 //! - [`upgrade`]: `101 Switching Protocols` (WebSocket) passed through.
 mod body;
+mod client;
 mod headers;
 mod idle;
 pub mod pool;

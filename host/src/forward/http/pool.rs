@@ -1,28 +1,22 @@
-//! HTTP/1.1 connections to one upstream, reused across requests (and across
-//! generations: the pool belongs to the upstream, not to a route). A
-//! connection goes back as soon as its response head has arrived, still
-//! busy; a request takes one that is ready again (its last response read to
-//! the end) and was opened on its own forwarder thread, where its
-//! connection task runs: a request and its upstream connection never wake
-//! each other across threads. No task waits per request for a connection to
-//! free up.
+//! Idle HTTP/1.1 connections to one upstream, reused across requests (and
+//! across generations: the pool belongs to the upstream, not to a route).
+//! A connection comes back when its response has been read to the end, and
+//! a request takes one opened on its own forwarder thread, whose runtime
+//! watches its socket: a request and its upstream connection never wake
+//! each other across threads. One the upstream closed meanwhile is dropped
+//! when found.
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1::SendRequest;
+use super::client::Conn;
 
-use super::body::Metered;
-
-/// Connections kept per upstream, busy or idle; the oldest beyond this is
-/// let go (it closes once its response is done).
+/// Idle connections kept per upstream; the oldest beyond this is closed.
 const MAX_KEPT: usize = 128;
 /// An idle connection older than this is closed rather than reused (most
 /// servers close keep-alive connections after 60–120 s).
 const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
-
-pub type Sender = SendRequest<Metered>;
 
 #[derive(Default)]
 pub struct IdlePool {
@@ -31,8 +25,7 @@ pub struct IdlePool {
 
 struct Idle {
     addr: SocketAddr,
-    sender: Sender,
-    since: Instant,
+    conn: Conn,
     thread: ThreadId,
 }
 
@@ -43,34 +36,37 @@ impl std::fmt::Debug for IdlePool {
 }
 
 impl IdlePool {
-    /// The most recently used connection to `addr` opened on this thread
-    /// that is ready for a request, if any.
-    pub fn take(&self, addr: SocketAddr) -> Option<Sender> {
-        let now = Instant::now();
+    /// The most recently used idle connection to `addr` opened on this
+    /// thread and still open, if any.
+    pub fn take(&self, addr: SocketAddr) -> Option<Conn> {
         let here = std::thread::current().id();
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < MAX_IDLE_AGE);
-        let at = idle
-            .iter()
-            .rposition(|i| i.addr == addr && i.thread == here && i.sender.is_ready())?;
-        Some(idle.remove(at).sender)
+        loop {
+            let mut conn = {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                let at = idle
+                    .iter()
+                    .rposition(|i| i.addr == addr && i.thread == here)?;
+                idle.remove(at).conn
+            };
+            if conn.since.elapsed() < MAX_IDLE_AGE && !conn.is_stale() {
+                return Some(conn);
+            }
+        }
     }
 
-    /// Keep `sender` for a later request, which takes it once it is ready.
-    /// Called on the thread that runs its connection task: a request takes
-    /// and gives back its connection on the thread it runs on.
-    pub fn put(&self, addr: SocketAddr, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
+    /// Keep `conn`, its last response read to the end, for a later request
+    /// on this thread (the one whose runtime registered its socket).
+    pub fn put(&self, addr: SocketAddr, mut conn: Conn) {
+        conn.since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let now = conn.since;
+        idle.retain(|i| now.duration_since(i.conn.since) < MAX_IDLE_AGE);
         if idle.len() >= MAX_KEPT {
             idle.remove(0);
         }
         idle.push(Idle {
             addr,
-            sender,
-            since: Instant::now(),
+            conn,
             thread: std::thread::current().id(),
         });
     }

@@ -7,6 +7,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_util::task::TaskTracker;
 
+use super::client::Conn;
 use crate::forward::copy::{self, CopyError};
 use crate::forward::endpoint::EndpointRoute;
 use crate::forward::metrics::EndpointCounters;
@@ -17,22 +18,22 @@ use crate::forward::upstream::ActiveGuard;
 pub fn splice(
     tracker: &TaskTracker,
     client: OnUpgrade,
-    upstream: OnUpgrade,
+    upstream: Conn,
     active: ActiveGuard,
     route: Arc<EndpointRoute>,
     counters: EndpointCounters,
 ) {
     tracker.spawn(async move {
         let _active = active;
-        let (client, upstream) = match tokio::try_join!(client, upstream) {
-            Ok(both) => both,
+        let client = match client.await {
+            Ok(client) => client,
             Err(e) => {
                 tracing::debug!(url = %route.url, error = %e, "protocol switch did not complete");
                 return;
             }
         };
         let idle = route.settings.idle_timeout();
-        match copy::bidirectional(TokioIo::new(client), TokioIo::new(upstream), idle).await {
+        match copy::bidirectional(TokioIo::new(client), upstream, idle).await {
             Ok(c) => {
                 counters.bytes_in.inc_by(c.client_to_upstream);
                 counters.bytes_out.inc_by(c.upstream_to_client);

@@ -1,0 +1,191 @@
+//! The upstream side of an HTTP endpoint: HTTP/1.1 with keep-alive, driven
+//! by the task that serves the client connection (hyper's client runs each
+//! connection as a task of its own and hands every request and response
+//! across a channel; that cost about a tenth of the forwarder's requests
+//! per second, BENCHMARKS.md).
+//!
+//! - [`conn`]: a connection, its buffer, the request head written;
+//! - [`head`]: the response head parsed, the body's framing found;
+//! - [`framing`]: where the body ends, chunked coding undone;
+//! - [`body`]: the body streamed to the client, then the connection pooled.
+mod body;
+mod conn;
+mod framing;
+mod head;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+pub use body::UpstreamBody;
+pub use conn::Conn;
+pub use head::{Head, HeadError};
+
+use crate::forward::metrics::EndpointCounters;
+use crate::forward::upstream::Upstream;
+
+/// What a request to one upstream came to.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per request and taken apart at once: boxing the answer would add an allocation per request"
+)]
+pub enum Sent {
+    Answered {
+        head: Head,
+        conn: Conn,
+        addr: SocketAddr,
+    },
+    /// Not sent: no address took the connection, or a pooled connection
+    /// was found closed and no new one could be made. The body is
+    /// untouched, so the next upstream may have the request.
+    Unreachable,
+    Failed(ClientError),
+    /// Sent, but no response head within `responseTimeoutSeconds`.
+    TimedOut(Duration),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    #[error("sending the request: {0}")]
+    Write(std::io::Error),
+    #[error("reading the client's request body: {0}")]
+    ClientBody(hyper::Error),
+}
+
+/// The request as the upstream gets it; `body` is taken once it starts
+/// going out.
+pub struct Outgoing<'a> {
+    pub parts: &'a Parts,
+    pub body: Option<Incoming>,
+    /// The body has no `Content-Length`: it is sent chunked.
+    pub chunked: bool,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(parts: &'a Parts, body: Incoming) -> Outgoing<'a> {
+        use hyper::body::Body;
+        let empty = body.is_end_stream();
+        let chunked = !empty && !parts.headers.contains_key(http::header::CONTENT_LENGTH);
+        Outgoing {
+            parts,
+            body: (!empty).then_some(body),
+            chunked,
+        }
+    }
+
+    /// Whether a request that may have reached the upstream can be sent
+    /// again (RFC 9110 §9.2.2), as when a kept-alive connection was closed
+    /// by the upstream just as the request went out.
+    fn replayable(&self, had_body: bool) -> bool {
+        !had_body && self.parts.method.is_idempotent()
+    }
+}
+
+/// Send on an idle pooled connection to one of the upstream's addresses, or
+/// on a new one, and read the response head.
+pub async fn send(
+    upstream: &Arc<Upstream>,
+    req: &mut Outgoing<'_>,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    counters: &EndpointCounters,
+) -> Sent {
+    let head_request = req.parts.method == http::Method::HEAD;
+    for addr in upstream.addrs() {
+        let mut pooled = upstream.http_idle.take(addr);
+        loop {
+            let reused = pooled.is_some();
+            let mut conn = match pooled.take() {
+                Some(c) => c,
+                None => match tokio::time::timeout(connect_timeout, Conn::open(addr)).await {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        tracing::debug!(upstream = %upstream.address, %addr, error = %e, "connect failed");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::debug!(upstream = %upstream.address, %addr, ?connect_timeout, "connect timed out");
+                        break;
+                    }
+                },
+            };
+            if let Err(e) = conn.write_head(req.parts, req.chunked).await {
+                if reused {
+                    continue;
+                }
+                tracing::debug!(upstream = %upstream.address, %addr, error = %e, "sending the request head failed");
+                break;
+            }
+            let had_body = req.body.is_some();
+            if let Some(body) = req.body.take()
+                && let Err(e) = write_body(&mut conn, body, req.chunked, counters).await
+            {
+                // The upstream may have answered early (413, 401) and
+                // closed: its answer is worth more than the write error.
+                if let ClientError::ClientBody(_) = e {
+                    return Sent::Failed(e);
+                }
+                tracing::debug!(upstream = %upstream.address, error = %e, "request body not sent in full");
+            }
+            match tokio::time::timeout(response_timeout, head::read(&mut conn, head_request)).await
+            {
+                Err(_) => return Sent::TimedOut(response_timeout),
+                Ok(Ok(head)) => return Sent::Answered { head, conn, addr },
+                Ok(Err(HeadError::Closed)) if reused && req.replayable(had_body) => continue,
+                Ok(Err(e)) => return Sent::Failed(e.into()),
+            }
+        }
+    }
+    counters.connect_failures.inc();
+    Sent::Unreachable
+}
+
+/// Bodies up to this size go out with their chunk framing in one write.
+const COALESCE: usize = 16 * 1024;
+
+async fn write_body(
+    conn: &mut Conn,
+    mut body: Incoming,
+    chunked: bool,
+    counters: &EndpointCounters,
+) -> Result<(), ClientError> {
+    let mut framed = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(ClientError::ClientBody)?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers are not forwarded
+        };
+        if data.is_empty() {
+            continue;
+        }
+        counters.bytes_in.inc_by(data.len() as u64);
+        if !chunked {
+            conn.write_all(&data).await.map_err(ClientError::Write)?;
+            continue;
+        }
+        let size = format!("{:x}\r\n", data.len());
+        if data.len() <= COALESCE {
+            framed.clear();
+            framed.extend_from_slice(size.as_bytes());
+            framed.extend_from_slice(&data);
+            framed.extend_from_slice(b"\r\n");
+            conn.write_all(&framed).await.map_err(ClientError::Write)?;
+        } else {
+            for part in [size.as_bytes(), &data[..], b"\r\n"] {
+                conn.write_all(part).await.map_err(ClientError::Write)?;
+            }
+        }
+    }
+    if chunked {
+        conn.write_all(b"0\r\n\r\n")
+            .await
+            .map_err(ClientError::Write)?;
+    }
+    Ok(())
+}
