@@ -352,19 +352,7 @@ async fn an_upgrade_is_passed_through_as_a_byte_stream() {
     let up = upstream(0).await;
     let fwd = standalone(&[up.addr], RR, &[]);
     let tunnel = async {
-        let mut s = TcpStream::connect(fwd.addr).await.expect("connect");
-        s.write_all(b"GET /chat HTTP/1.1\r\nHost: rgw.storage:7480\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-            .await
-            .expect("write upgrade request");
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            s.read_exact(&mut byte).await.expect("read 101 head");
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head).to_lowercase();
-        assert!(head.starts_with("http/1.1 101"), "{head}");
-        assert!(head.contains("upgrade: echo"), "{head}");
+        let mut s = open_tunnel(fwd.addr).await;
         for msg in [&b"ping"[..], b"a longer frame of bytes", b"\x00\xff\x10"] {
             s.write_all(msg).await.expect("write through the tunnel");
             let mut back = vec![0u8; msg.len()];
@@ -377,6 +365,66 @@ async fn an_upgrade_is_passed_through_as_a_byte_stream() {
     tokio::time::timeout(DEADLINE, tunnel)
         .await
         .expect("the tunnel answers within the deadline");
+}
+
+/// A connection switched to the upstream's byte echo, its `101` read.
+async fn open_tunnel(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /chat HTTP/1.1\r\nHost: rgw.storage:7480\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .expect("write upgrade request");
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        s.read_exact(&mut byte).await.expect("read 101 head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_tunnel_holds_its_place_under_max_connections() {
+    let up = upstream(0).await;
+    let policy = format!("{RR}forwarding: {{maxConnections: 1}}\n");
+    let fwd = standalone(&[up.addr], &policy, &[]);
+    let check = async {
+        let mut tunnel = open_tunnel(fwd.addr).await;
+        tunnel.write_all(b"still open").await.expect("write");
+        let mut back = [0u8; 10];
+        tunnel.read_exact(&mut back).await.expect("echo");
+        // The tunnel is the one connection allowed: another is closed
+        // unanswered.
+        let mut other = TcpStream::connect(fwd.addr).await.expect("connect");
+        let _ = other
+            .write_all(b"GET / HTTP/1.1\r\nhost: rgw.storage:7480\r\n\r\n")
+            .await;
+        let mut buf = [0u8; 64];
+        let read = other.read(&mut buf).await;
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "a connection over the limit was answered: {:?}",
+            read.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+        );
+        // Once the tunnel closes, its place is free again.
+        drop(tunnel);
+        loop {
+            let mut s = TcpStream::connect(fwd.addr).await.expect("connect");
+            let _ = s
+                .write_all(b"GET / HTTP/1.1\r\nhost: rgw.storage:7480\r\n\r\n")
+                .await;
+            if matches!(s.read(&mut buf).await, Ok(n) if n > 0) {
+                assert!(buf.starts_with(b"HTTP/1.1 200"));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(DEADLINE, check)
+        .await
+        .expect("done within the deadline");
 }
 
 fn addrs(ups: &[Upstream]) -> Vec<SocketAddr> {

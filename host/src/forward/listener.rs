@@ -200,7 +200,6 @@ impl Conns {
             // http: the current route for every request.
             let routes = self.routes.clone();
             let stop = self.stop.clone();
-            let tracker = self.tracker.clone();
             self.tracker.spawn(async move {
                 counters.active.inc();
                 match scheme {
@@ -211,7 +210,7 @@ impl Conns {
                     Scheme::Http => {
                         let client = super::http::Client {
                             counters: counters.clone(),
-                            tracker,
+                            tunnels: TaskTracker::new(),
                         };
                         super::http::serve(stream, peer, routes, client, stop).await
                     }

@@ -35,9 +35,10 @@ use super::metrics::EndpointCounters;
 /// What the requests of one client connection share.
 pub struct Client {
     pub counters: EndpointCounters,
-    /// The endpoint's connection tasks; upgraded tunnels join them, so a
-    /// drain waits for those too.
-    pub tracker: TaskTracker,
+    /// This connection's upgraded tunnels. The connection waits for them
+    /// before it ends, so a tunnel keeps its place under `maxConnections`
+    /// and in the active gauge, and a drain waits for it.
+    pub tunnels: TaskTracker,
 }
 
 /// Serve one client connection until it closes, or until `stop`, when the
@@ -105,4 +106,6 @@ pub async fn serve(
     if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "http connection ended with an error");
     }
+    client.tunnels.close();
+    client.tunnels.wait().await;
 }

@@ -116,7 +116,7 @@ pub async fn forward(
         headers::strip_hop_by_hop(&mut rparts.headers, switching);
         if switching && let Some(ours) = client_upgrade {
             upgrade::splice(
-                &client.tracker,
+                &client.tunnels,
                 ours,
                 conn,
                 active,

@@ -13,17 +13,17 @@ use crate::forward::endpoint::EndpointRoute;
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::ActiveGuard;
 
-/// The tunnel runs as a task of `tracker`, so a drain waits for it as for
-/// any connection.
+/// The tunnel runs as a task of `tunnels`, which its client connection
+/// waits for before it ends.
 pub fn splice(
-    tracker: &TaskTracker,
+    tunnels: &TaskTracker,
     client: OnUpgrade,
     upstream: Conn,
     active: ActiveGuard,
     route: Arc<EndpointRoute>,
     counters: EndpointCounters,
 ) {
-    tracker.spawn(async move {
+    tunnels.spawn(async move {
         let _active = active;
         let client = match client.await {
             Ok(client) => client,
