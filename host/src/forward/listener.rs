@@ -141,7 +141,16 @@ impl AcceptLoop {
         };
         loop {
             let accepted = tokio::select! {
-                _ = this.stop.cancelled() => return,
+                _ = this.stop.cancelled() => {
+                    // Connections already handed to this thread are
+                    // accepted ones: serve them. Closing first makes any
+                    // later hand-over fail, and its sender serves it.
+                    inbox.close();
+                    while let Ok(h) = inbox.try_recv() {
+                        this.serve(h.stream, h.peer, h.permit);
+                    }
+                    return;
+                }
                 a = listener.accept() => a,
                 Some(h) = inbox.recv() => {
                     this.serve(h.stream, h.peer, h.permit);
