@@ -25,7 +25,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -75,37 +75,66 @@ pub async fn serve(
         .keep_alive_interval(None);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
+    let (tell, mut told) = oneshot::channel();
+    tokio::spawn(watch(stop, activity.clone(), idle, tell));
     // Closing gracefully lets a response in flight finish first.
     let result = tokio::select! {
+        biased;
         r = conn.as_mut() => r,
-        _ = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-        _ = activity.idle(idle) => {
-            client.counters.idle_closed.inc();
-            tracing::debug!(client = %peer, ?idle, "closing idle http connection");
-            conn.as_mut().graceful_shutdown();
-            // Nothing is in flight, but hyper waits for a request head it
-            // has begun to read: a trickling client is dropped after a
-            // grace, unless a request arrived meanwhile.
-            let started = activity.started();
-            let grace = (idle / 4).max(Duration::from_millis(1));
-            tokio::select! {
-                r = conn.as_mut() => r,
-                _ = tokio::time::sleep(grace) => {
-                    if activity.busy_since(started) {
-                        conn.await
-                    } else {
-                        Ok(())
+        Ok(why) = &mut told => match why {
+            Close::Stop => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+            Close::Idle => {
+                client.counters.idle_closed.inc();
+                tracing::debug!(client = %peer, ?idle, "closing idle http connection");
+                conn.as_mut().graceful_shutdown();
+                // Nothing is in flight, but hyper waits for a request head
+                // it has begun to read: a trickling client is dropped after
+                // a grace, unless a request arrived meanwhile.
+                let started = activity.started();
+                let grace = (idle / 4).max(Duration::from_millis(1));
+                tokio::select! {
+                    r = conn.as_mut() => r,
+                    _ = tokio::time::sleep(grace) => {
+                        if activity.busy_since(started) {
+                            conn.await
+                        } else {
+                            Ok(())
+                        }
                     }
                 }
             }
-        }
+        },
     };
     if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "http connection ended with an error");
     }
     client.tunnels.close();
     client.tunnels.wait().await;
+}
+
+/// Why a client connection is to close before its client closes it.
+enum Close {
+    Stop,
+    Idle,
+}
+
+/// Watches for the forwarder's stop and for the connection going idle, in a
+/// task of its own: the connection's task is woken for every request and
+/// would otherwise poll both each time (the stop token takes a lock shared
+/// by every connection). Ends when the connection does.
+async fn watch(
+    stop: CancellationToken,
+    activity: Arc<idle::Activity>,
+    idle: Duration,
+    mut tell: oneshot::Sender<Close>,
+) {
+    let why = tokio::select! {
+        _ = tell.closed() => return,
+        _ = stop.cancelled() => Close::Stop,
+        _ = activity.idle(idle) => Close::Idle,
+    };
+    let _ = tell.send(why);
 }
