@@ -23,7 +23,7 @@ pub struct Head {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HeadError {
-    #[error("connection closed before a response")]
+    #[error("connection closed or reset before a response")]
     Closed,
     #[error("connection closed within the response head")]
     Truncated,
@@ -55,15 +55,22 @@ pub async fn read(conn: &mut Conn, head_request: bool) -> Result<Head, HeadError
         if conn.buf.len() > MAX_HEAD {
             return Err(HeadError::TooLarge);
         }
-        if conn.fill().await? == 0 {
-            return Err(if seen || !conn.buf.is_empty() {
-                HeadError::Truncated
-            } else {
-                HeadError::Closed
-            });
+        let untouched = !seen && conn.buf.is_empty();
+        match conn.fill().await {
+            Ok(0) if untouched => return Err(HeadError::Closed),
+            Ok(0) => return Err(HeadError::Truncated),
+            Ok(_) => seen = true,
+            // A request written to a connection the upstream had already
+            // closed draws a reset rather than an end of stream.
+            Err(e) if untouched && is_reset(&e) => return Err(HeadError::Closed),
+            Err(e) => return Err(e.into()),
         }
-        seen = true;
     }
+}
+
+fn is_reset(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe)
 }
 
 fn parse(conn: &mut Conn, head_request: bool) -> Result<Option<Head>, HeadError> {
