@@ -1,4 +1,6 @@
 //! The forwarder's Prometheus families, labelled by endpoint URL.
+use std::sync::Arc;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -26,9 +28,23 @@ pub struct ForwardMetrics {
     pub retries: Family<EndpointLabels, Counter>,
 }
 
-/// Resolved series of one endpoint, held by its accept loop.
+/// Resolved series of one endpoint, shared by its accept loops and
+/// connections. Cloning it counts one reference, not one per series: the
+/// forwarder threads clone it for every connection, and each count is a
+/// cache line the threads would pass back and forth.
 #[derive(Clone, Debug, Default)]
-pub struct EndpointCounters {
+pub struct EndpointCounters(Arc<Counters>);
+
+impl std::ops::Deref for EndpointCounters {
+    type Target = Counters;
+
+    fn deref(&self) -> &Counters {
+        &self.0
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Counters {
     pub accepted: Counter,
     pub active: Gauge,
     pub over_limit: Counter,
@@ -48,7 +64,7 @@ impl ForwardMetrics {
         let l = EndpointLabels {
             url: url.to_string(),
         };
-        EndpointCounters {
+        EndpointCounters(Arc::new(Counters {
             accepted: self.accepted.get_or_create(&l).clone(),
             active: self.active.get_or_create(&l).clone(),
             over_limit: self.over_limit.get_or_create(&l).clone(),
@@ -61,7 +77,7 @@ impl ForwardMetrics {
             bytes_out: self.bytes_out.get_or_create(&l).clone(),
             requests: self.requests.get_or_create(&l).clone(),
             retries: self.retries.get_or_create(&l).clone(),
-        }
+        }))
     }
 
     pub fn register(&self, registry: &mut Registry) {
