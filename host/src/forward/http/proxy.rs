@@ -126,13 +126,7 @@ pub async fn forward(
             drop(request);
             return body::empty(rparts);
         }
-        let rbody = UpstreamBody::new(
-            conn,
-            framing,
-            reusable && !switching,
-            addr,
-            upstream.clone(),
-        );
+        let rbody = UpstreamBody::new(conn, framing, reusable, addr, upstream.clone());
         let rbody =
             Metered::new(rbody, counters.bytes_out.clone(), Some(active)).answering(request);
         return body::passed(http::Response::from_parts(rparts, rbody));

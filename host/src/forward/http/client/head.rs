@@ -106,7 +106,9 @@ fn parse(conn: &mut Conn, head_request: bool) -> Result<Option<Head>, HeadError>
         headers.append(name, value);
     }
     let framing = framing(status, head_request, &headers)?;
+    // After a `101` the connection speaks another protocol: never pooled.
     let reusable = version == Version::HTTP_11
+        && status != StatusCode::SWITCHING_PROTOCOLS
         && !matches!(framing, Framing::Close)
         && !has_token(&headers, header::CONNECTION, "close");
     let mut parts = http::Response::new(()).into_parts().0;
