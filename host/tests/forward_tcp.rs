@@ -223,6 +223,45 @@ fn a_dead_pool_member_fails_no_connection_and_is_ejected() {
     assert_eq!(live.accepted(), 200);
 }
 
+/// A client that speaks first, and even closes its side, before the
+/// forwarder is done connecting: its bytes are read at once and sent with
+/// the upstream's handshake, and a refused candidate loses none of them.
+#[test]
+fn bytes_sent_before_the_upstream_answers_reach_the_next_candidate_whole() {
+    let live = Server::start(echo_with_digest);
+    let dead = closed_addr();
+    let h = Harness::start(
+        "forwarding: {ejectAfterFailures: 1000}",
+        &catalog("tcp://early.test:9001", &[dead, live.addr], ""),
+        &[],
+    );
+    let request: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    // The echo, then the digest of what the upstream read.
+    let mut expected = request.clone();
+    expected.extend_from_slice(&Sha256::digest(&request));
+    for i in 0..20 {
+        let mut s = TcpStream::connect(h.addr).unwrap();
+        s.write_all(&request).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        s.read_to_end(&mut back)
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert!(
+            back == expected,
+            "connection {i}: {} bytes came back",
+            back.len()
+        );
+    }
+    let c = h.counters();
+    assert!(
+        c.connect_failures.get() >= 5,
+        "round-robin put the refusing member first about every other time: {}",
+        c.connect_failures.get()
+    );
+    assert_eq!(c.unreachable.get(), 0);
+    assert_eq!(live.accepted(), 20);
+}
+
 /// A listener that never accepts, its queue filled: connecting to it hangs
 /// (the kernel drops the SYNs), as with an upstream behind a black hole.
 fn black_hole() -> (socket2::Socket, Vec<TcpStream>) {

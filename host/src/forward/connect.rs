@@ -13,6 +13,12 @@ use tokio::net::TcpStream;
 
 /// A connected, non-blocking stream with TCP_NODELAY on.
 pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    connect_sending(addr, &[]).await.map(|(s, _)| s)
+}
+
+/// [`connect`], sending as much of `first` as the kernel takes as soon as
+/// the connection is up: how many bytes went is returned with the stream.
+pub async fn connect_sending(addr: SocketAddr, first: &[u8]) -> io::Result<(TcpStream, usize)> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
@@ -24,6 +30,13 @@ pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
         Err(e) => return Err(e),
     }
+    if !first.is_empty() {
+        match socket.send(first) {
+            Ok(n) => return Ok((TcpStream::from_std(socket.into())?, n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
     let stream = TcpStream::from_std(socket.into())?;
     let ready = stream.ready(Interest::WRITABLE).await?;
     if ready.is_write_closed() {
@@ -31,7 +44,7 @@ pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
             .take_error()?
             .unwrap_or_else(|| io::ErrorKind::NotConnected.into()));
     }
-    Ok(stream)
+    Ok((stream, 0))
 }
 
 #[cfg(test)]

@@ -40,6 +40,20 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
+    bidirectional_from(client, upstream, idle, OneWay::default()).await
+}
+
+/// [`bidirectional`], with the client-to-upstream direction already begun.
+pub async fn bidirectional_from<C, U>(
+    client: C,
+    upstream: U,
+    idle: Duration,
+    mut up: OneWay,
+) -> Result<Copied, CopyError>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
     let start = Instant::now();
     let last = Arc::new(AtomicU64::new(0));
     let mut client = Tracked {
@@ -52,7 +66,7 @@ where
         start,
         last: last.clone(),
     };
-    let (mut up, mut down) = (OneWay::default(), OneWay::default());
+    let mut down = OneWay::default();
     let (mut up_done, mut down_done) = (None, None);
     let copy = std::future::poll_fn(|cx| {
         if up_done.is_none()

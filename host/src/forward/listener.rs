@@ -191,16 +191,9 @@ impl AcceptLoop {
 }
 
 impl Conns {
-    /// Register `stream` with this thread's runtime and serve it there,
-    /// counted on this thread while it lasts.
+    /// Serve `stream` on this thread (its task registers it with this
+    /// thread's runtime), counted on this thread while it lasts.
     fn serve(&self, stream: std::net::TcpStream, peer: SocketAddr, permit: Slot) {
-        let stream = match TcpStream::from_std(stream) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(client = %peer, error = %e, "cannot register the connection on this thread; closed");
-                return;
-            }
-        };
         let live = self.spread.enter(self.shard);
         {
             let counters = self.counters.clone();
@@ -232,6 +225,16 @@ impl Conns {
             });
         }
     }
+}
+
+/// Register an accepted connection with this thread's runtime; a failure
+/// closes it and is logged.
+pub fn register(stream: std::net::TcpStream, peer: SocketAddr) -> Option<TcpStream> {
+    TcpStream::from_std(stream)
+        .inspect_err(|e| {
+            tracing::warn!(client = %peer, error = %e, "cannot register the connection on this thread; closed");
+        })
+        .ok()
 }
 
 #[cfg(test)]

@@ -22,6 +22,18 @@ pub struct OneWay {
 }
 
 impl OneWay {
+    /// A direction whose first bytes were read already, the first `sent`
+    /// of them written already.
+    pub fn seeded(buf: BytesMut, sent: usize) -> OneWay {
+        OneWay {
+            written: sent,
+            total: sent as u64,
+            unflushed: false,
+            eof: false,
+            buf,
+        }
+    }
+
     /// Ready with the byte count once `from` has ended and `to` is shut
     /// for writing. `closing`: the other direction has ended, so both
     /// sockets are closed as soon as this returns and their close sends the

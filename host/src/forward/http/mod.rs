@@ -24,7 +24,6 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -44,12 +43,15 @@ pub struct Client {
 /// Serve one client connection until it closes, or until `stop`, when the
 /// request in flight finishes and the connection closes gracefully.
 pub async fn serve(
-    stream: TcpStream,
+    stream: std::net::TcpStream,
     peer: SocketAddr,
     routes: watch::Receiver<Arc<EndpointRoute>>,
     client: Client,
     stop: CancellationToken,
 ) {
+    let Some(stream) = super::listener::register(stream, peer) else {
+        return;
+    };
     // Every request takes the route in effect when it arrives.
     let idle = routes.borrow().settings.idle_timeout();
     let client = Arc::new(client);
