@@ -5,7 +5,7 @@
 //!
 //! `cargo bench --bench peers` (add `-- --quick` for a short smoke run,
 //! `-- --only tcp` or `-- --only http` for one half).
-//! `-- --soak PEER LOAD` (LOAD `conns`, `ping` or `http`) prints the bed's
+//! `-- --soak PEER LOAD` (LOAD `bulk`, `conns`, `ping` or `http`) prints the bed's
 //! process ids and runs that one load through that peer for 30 s, to
 //! attach `perf` or `strace -c` to it. `PEERS_BINDERY=path` measures
 //! another build of `bindery` in place of this one.
@@ -48,7 +48,7 @@ fn main() {
         let (peer, load) = (args.get(i + 1), args.get(i + 2));
         let result = match (peer, load) {
             (Some(peer), Some(load)) => soak(peer, load),
-            _ => Err("--soak takes a peer (direct, bindery, haproxy, nginx) and a load (conns, ping, http)".into()),
+            _ => Err("--soak takes a peer (direct, bindery, haproxy, nginx) and a load (bulk, conns, ping, http)".into()),
         };
         if let Err(e) = result {
             eprintln!("peers soak failed: {e}");
@@ -129,6 +129,10 @@ fn soak(peer: &str, what: &str) -> Result<(), String> {
             let rate = load::connections_per_second(tcp()?.echo, dur)?;
             println!("{peer}: {rate:.0} conn/s");
         }
+        "bulk" => {
+            let gbits = load::iperf3(tcp()?.iperf, dur.as_secs())?;
+            println!("{peer}: {gbits:.2} Gbit/s");
+        }
         "ping" => {
             let (p50, p99) = load::ping_pong(tcp()?.echo, 300_000)?;
             println!("{peer}: p50 {p50:.1} µs, p99 {p99:.1} µs");
@@ -138,7 +142,7 @@ fn soak(peer: &str, what: &str) -> Result<(), String> {
             let p = p.ok_or(format!("no http peer {peer}"))?;
             println!("{peer}: {:.0} req/s", load::wrk(p.http, dur.as_secs())?);
         }
-        other => return Err(format!("no load {other:?}: conns, ping or http")),
+        other => return Err(format!("no load {other:?}: bulk, conns, ping or http")),
     }
     Ok(())
 }
