@@ -16,8 +16,8 @@ use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, Trap};
 
 use super::error::{PluginError, chain};
-use super::runtime::{TICK, Ticker};
 use super::state::HostState;
+use super::ticker::{TICK, Ticker};
 use super::world::World;
 use crate::metrics::PluginCounters;
 use crate::policy::Limits;
@@ -73,8 +73,8 @@ pub struct Plugin<W: WorldBinding> {
     /// Used when `W::PER_THREAD`.
     local: ThreadLocal<RefCell<Option<Slot<W::Bindings>>>>,
     counters: PluginCounters,
-    /// Deadlines need the epoch to advance for as long as the plugin lives.
-    _ticker: Arc<Ticker>,
+    /// Advances the epoch that deadlines count, while calls are made.
+    ticker: Arc<Ticker>,
 }
 
 impl<W: WorldBinding> Plugin<W> {
@@ -93,6 +93,7 @@ impl<W: WorldBinding> Plugin<W> {
         })?;
         let ticks = info.limits.timeout().as_nanos().div_ceil(TICK.as_nanos());
         let deadline_ticks = u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1);
+        ticker.cover(deadline_ticks);
         let plugin = Plugin {
             info,
             engine,
@@ -101,7 +102,7 @@ impl<W: WorldBinding> Plugin<W> {
             idle: Mutex::new(Vec::new()),
             local: ThreadLocal::new(),
             counters,
-            _ticker: ticker,
+            ticker,
         };
         let slot = plugin.new_slot()?;
         plugin.put_back(slot);
@@ -120,10 +121,12 @@ impl<W: WorldBinding> Plugin<W> {
         let state = HostState::new(self.info.name.clone(), self.info.limits.memory_bytes());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
+        self.ticker.calling();
         store.set_epoch_deadline(self.deadline_ticks);
         self.counters.instantiations.inc();
         let bindings =
             W::instantiate(&self.pre, &mut store).map_err(|e| self.failure("instantiate", &e))?;
+        self.ticker.calling();
         store.set_epoch_deadline(self.deadline_ticks);
         match W::configure(&bindings, &mut store, &self.info.config) {
             Ok(Ok(())) => Ok(Slot { store, bindings }),
@@ -200,6 +203,7 @@ impl<W: WorldBinding> Plugin<W> {
             .inc()
             .is_multiple_of(16)
             .then(std::time::Instant::now);
+        self.ticker.calling();
         slot.store.set_epoch_deadline(self.deadline_ticks);
         let result = f(&slot.bindings, &mut slot.store);
         if let Some(start) = timed {

@@ -1,7 +1,6 @@
 //! The sandboxed plugin runtime.
 //!
-//! - [`runtime`]: one `Engine` and `Linker`, the epoch ticker, the compile
-//!   cache; loads a plugin of a given world from a policy reference;
+//! - [`runtime`]: one `Engine` and `Linker`, the compile cache; loads a plugin of a given world from a policy reference;
 //! - [`instance`]: a loaded plugin, its `InstancePre` and its pool of
 //!   configured instances, calls under a deadline and a memory cap;
 //! - [`selector`], [`naming`], [`router`]: the typed calls of each world;
@@ -9,6 +8,7 @@
 //!   moved in and out of guest memory in one view each;
 //! - [`state`]: what a store holds (an empty WASI context, limits, the log
 //!   import); [`world`]: which world a component implements;
+//! - [`ticker`]: the epoch that stops calls at their deadline;
 //! - [`builtin`]: the embedded built-in plugins.
 pub mod bindings;
 pub mod builtin;
@@ -25,6 +25,7 @@ pub mod router;
 pub mod runtime;
 pub mod selector;
 mod state;
+mod ticker;
 #[cfg(test)]
 mod wat_component;
 pub mod world;

@@ -1,11 +1,9 @@
 //! One wasmtime `Engine` and `Linker` for every plugin: component model on,
 //! component-model concurrency support off (a bare call costs ~190 ns instead
-//! of ~600 ns), pooling allocator, epoch interruption driven by a ticker
-//! thread, compiled components cached by content hash.
+//! of ~600 ns), pooling allocator, epoch interruption driven by the
+//! [`super::ticker`], compiled components cached by content hash.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
@@ -17,15 +15,10 @@ use super::cache::ComponentCache;
 use super::error::{PluginError, chain};
 use super::instance::{Plugin, PluginInfo, WorldBinding};
 use super::state::HostState;
+use super::ticker::Ticker;
 use super::world::World;
 use crate::metrics::PluginMetrics;
 use crate::policy::{Limits, PluginRef, PluginSource};
-
-/// Granularity of deadlines: a call is stopped between its `timeoutMs`
-/// and one tick later (the default deadline is 100 ms). Every tick wakes
-/// the ticker thread, which preempts whatever runs on its CPU; at 1 ms that
-/// cost about 1% of new tcp connections per second (BENCHMARKS.md).
-pub const TICK: Duration = Duration::from_millis(5);
 
 /// Runtime settings.
 #[derive(Clone, Debug, Default)]
@@ -219,36 +212,5 @@ impl Runtime {
             counters,
         )
         .map(Arc::new)
-    }
-}
-
-/// Advances the engine's epoch every [`TICK`] until the runtime and every
-/// plugin loaded from it are dropped.
-pub(super) struct Ticker {
-    stop: Arc<AtomicBool>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Ticker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let spawned = std::thread::Builder::new()
-            .name("bindery-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    engine.increment_epoch();
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!(error = %e, "cannot start the epoch ticker: plugin deadlines are not enforced");
-        }
-        Ticker { stop }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
