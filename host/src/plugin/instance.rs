@@ -121,13 +121,11 @@ impl<W: WorldBinding> Plugin<W> {
         let state = HostState::new(self.info.name.clone(), self.info.limits.memory_bytes());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        self.ticker.calling();
-        store.set_epoch_deadline(self.deadline_ticks);
+        self.arm(&mut store);
         self.counters.instantiations.inc();
         let bindings =
             W::instantiate(&self.pre, &mut store).map_err(|e| self.failure("instantiate", &e))?;
-        self.ticker.calling();
-        store.set_epoch_deadline(self.deadline_ticks);
+        self.arm(&mut store);
         match W::configure(&bindings, &mut store, &self.info.config) {
             Ok(Ok(())) => Ok(Slot { store, bindings }),
             Ok(Err(message)) => Err(PluginError::Config {
@@ -203,13 +201,19 @@ impl<W: WorldBinding> Plugin<W> {
             .inc()
             .is_multiple_of(16)
             .then(std::time::Instant::now);
-        self.ticker.calling();
-        slot.store.set_epoch_deadline(self.deadline_ticks);
+        self.arm(&mut slot.store);
         let result = f(&slot.bindings, &mut slot.store);
         if let Some(start) = timed {
             self.counters.latency.observe(start.elapsed().as_secs_f64());
         }
         result
+    }
+
+    /// Before guest code runs: its deadline starts now, and the epoch it
+    /// counts must advance.
+    fn arm(&self, store: &mut Store<HostState>) {
+        self.ticker.calling();
+        store.set_epoch_deadline(self.deadline_ticks);
     }
 
     fn failure(&self, call: &'static str, e: &wasmtime::Error) -> PluginError {
