@@ -8,7 +8,8 @@
 //! `-- --soak PEER LOAD` (LOAD `bulk`, `conns`, `ping` or `http`) prints the bed's
 //! process ids and runs that one load through that peer for 30 s, to
 //! attach `perf` or `strace -c` to it. `PEERS_BINDERY=path` measures
-//! another build of `bindery` in place of this one.
+//! another build of `bindery` in place of this one; `PEERS_PING_TRACE=1`
+//! prints each ping-pong connection's own p50 and p99.
 //! Installs haproxy, nginx, iperf3 and wrk from Debian when missing.
 mod load;
 mod procs;
@@ -88,8 +89,11 @@ fn run(plan: &Plan) -> Result<(), String> {
 
     for round in 0..plan.rounds {
         eprintln!("round {}/{}", round + 1, plan.rounds);
-        // Interleaved, so a slow moment of the machine hits every peer alike.
-        for peer in bed.tcp.iter().filter(|_| plan.tcp) {
+        // Interleaved, so a slow moment of the machine hits every peer
+        // alike, and each round starts one peer later, so that no peer
+        // always follows the same one (the kernel is still reaping the
+        // last peer's closed connections).
+        for peer in rotated(&bed.tcp, round).filter(|_| plan.tcp) {
             let gbits = load::iperf3(peer.iperf, plan.seconds)?;
             bulk.add(peer.name, gbits);
             let rate = load::connections_per_second(peer.echo, Duration::from_secs(plan.seconds))?;
@@ -98,7 +102,7 @@ fn run(plan: &Plan) -> Result<(), String> {
             p50.add(peer.name, a);
             p99.add(peer.name, b);
         }
-        for peer in bed.http.iter().filter(|_| plan.http) {
+        for peer in rotated(&bed.http, round).filter(|_| plan.http) {
             rps.add(peer.name, load::wrk(peer.http, plan.seconds)?);
         }
     }
@@ -110,6 +114,12 @@ fn run(plan: &Plan) -> Result<(), String> {
     }
     println!("{}", report::table(&figures));
     Ok(())
+}
+
+/// `items` starting at the `by`th, wrapping around.
+fn rotated<T>(items: &[T], by: usize) -> impl Iterator<Item = &T> {
+    let by = by % items.len().max(1);
+    items[by..].iter().chain(&items[..by])
 }
 
 /// One load through one peer for 30 s.

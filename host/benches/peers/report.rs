@@ -75,7 +75,18 @@ pub fn table(figures: &[Figure]) -> String {
         } else {
             "BELOW HAProxy"
         };
-        let _ = writeln!(out, "  {what}: {ratio:.3} ({verdict})");
+        let _ = match f.better {
+            Better::Higher => writeln!(out, "  {what}: {ratio:.3} ({verdict})"),
+            // A ratio of two small differences says little on its own (it
+            // turns negative when Bindery measures below direct): the
+            // difference too.
+            Better::Lower => writeln!(
+                out,
+                "  {what}: {ratio:.3}, {:+.2} {} ({verdict})",
+                bindery - haproxy,
+                f.unit
+            ),
+        };
     }
     out
 }
