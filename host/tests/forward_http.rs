@@ -648,3 +648,55 @@ async fn a_chunked_request_body_reaches_the_upstream_whole() {
         .expect("an answer within the deadline");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_pooled_connection_the_upstream_closed_is_closed_without_another_request() {
+    use std::io::{Read, Write};
+    // Answers one request, keeping the connection alive, then closes its
+    // side as a keep-alive timeout does and reports when the forwarder
+    // closes the other.
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel::<std::time::Instant>();
+    let closed_tx = std::sync::Mutex::new(closed_tx);
+    let up = support::forward::Server::start(move |mut s| {
+        let mut buf = [0u8; 4096];
+        let mut head = Vec::new();
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .is_err()
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+        // The forwarder's close ends the read; a timeout would mean the
+        // connection was left open.
+        if matches!(s.read(&mut buf), Ok(0)) {
+            let _ = closed_tx
+                .lock()
+                .map(|tx| tx.send(std::time::Instant::now()));
+        }
+    });
+    let fwd = standalone(&[up.addr], RR, &[]);
+    let mut client = h1(fwd.addr).await;
+    expect(&mut client, "/", 200, "ok").await;
+    let answered = std::time::Instant::now();
+    // No other request comes to find the connection closed.
+    let closed = tokio::task::spawn_blocking(move || {
+        closed_rx.recv_timeout(std::time::Duration::from_secs(20))
+    })
+    .await
+    .expect("join");
+    let closed = closed.expect("the forwarder kept the closed upstream connection open for 20 s");
+    let after = closed.duration_since(answered);
+    assert!(
+        after < std::time::Duration::from_secs(12),
+        "closed only after {after:?}"
+    );
+    drop(client);
+}

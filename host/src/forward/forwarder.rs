@@ -62,6 +62,10 @@ pub struct Forwarder {
 impl Forwarder {
     /// A forwarder with its worker threads (see [`Shards`]).
     pub fn new(listen: IpAddr, metrics: ForwardMetrics) -> std::io::Result<Arc<Forwarder>> {
+        let shards = Shards::start()?;
+        // Each thread closes its own idle upstream connections that went
+        // stale (the pools are per thread; see `http::pool`).
+        shards.spawn_each((0..shards.len()).map(|_| super::http::pool::sweep_forever()));
         Ok(Arc::new(Forwarder {
             listen,
             running: Mutex::new(HashMap::new()),
@@ -69,7 +73,7 @@ impl Forwarder {
             metrics,
             tracker: TaskTracker::new(),
             stop: CancellationToken::new(),
-            shards: Shards::start()?,
+            shards,
         }))
     }
 

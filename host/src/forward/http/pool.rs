@@ -4,9 +4,11 @@
 //! the pool of the thread it was opened on, whose runtime watches its
 //! socket: a request and its upstream connection never wake each other
 //! across threads, and taking or giving one back locks nothing. One the
-//! upstream closed meanwhile is dropped when found.
+//! upstream closed meanwhile is dropped when found, or by the thread's
+//! [`sweep`] within [`SWEEP_EVERY`] when no request comes to find it.
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use thread_local::ThreadLocal;
@@ -20,9 +22,22 @@ const MAX_KEPT: usize = 64;
 /// servers close keep-alive connections after 60–120 s).
 const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
 
+/// How often each forwarder thread closes the idle connections of its own
+/// that their upstream closed or that grew too old: without it, an
+/// endpoint that goes quiet would hold them (in CLOSE_WAIT) until its next
+/// request.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+type Idle = ThreadLocal<RefCell<Vec<(SocketAddr, Conn)>>>;
+
 #[derive(Default)]
 pub struct IdlePool {
-    idle: ThreadLocal<RefCell<Vec<(SocketAddr, Conn)>>>,
+    idle: Arc<Idle>,
+}
+
+thread_local! {
+    /// The pools this thread has kept a connection in, for [`sweep`].
+    static KEPT_IN: RefCell<Vec<Weak<Idle>>> = const { RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for IdlePool {
@@ -51,7 +66,13 @@ impl IdlePool {
     /// on this thread (the one whose runtime registered its socket).
     pub fn put(&self, addr: SocketAddr, mut conn: Conn) {
         conn.since = Instant::now();
-        let idle = self.idle.get_or_default();
+        let idle = match self.idle.get() {
+            Some(idle) => idle,
+            None => {
+                KEPT_IN.with_borrow_mut(|pools| pools.push(Arc::downgrade(&self.idle)));
+                self.idle.get_or_default()
+            }
+        };
         let Ok(mut idle) = idle.try_borrow_mut() else {
             return;
         };
@@ -59,5 +80,36 @@ impl IdlePool {
             idle.remove(0);
         }
         idle.push((addr, conn));
+    }
+}
+
+/// Close this thread's idle connections that are too old or that their
+/// upstream closed, in every pool it kept one in, and forget the pools
+/// that are gone.
+pub fn sweep() {
+    KEPT_IN.with_borrow_mut(|pools| {
+        pools.retain(|pool| {
+            let Some(pool) = pool.upgrade() else {
+                return false;
+            };
+            if let Some(idle) = pool.get()
+                && let Ok(mut idle) = idle.try_borrow_mut()
+            {
+                idle.retain_mut(|(_, conn)| {
+                    conn.since.elapsed() < MAX_IDLE_AGE && !conn.is_stale()
+                });
+            }
+            true
+        })
+    });
+}
+
+/// [`sweep`] every [`SWEEP_EVERY`] on the thread this runs on, for ever.
+pub async fn sweep_forever() {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        sweep();
     }
 }
