@@ -210,10 +210,7 @@ impl Conns {
                         super::tcp::serve(stream, peer, route, counters.clone()).await
                     }
                     Scheme::Http => {
-                        let client = super::http::Client {
-                            counters: counters.clone(),
-                            tunnels: TaskTracker::new(),
-                        };
+                        let client = super::http::Client::new(counters.clone(), peer);
                         super::http::serve(stream, peer, routes, client, stop).await
                     }
                 }

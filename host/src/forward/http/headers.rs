@@ -63,16 +63,26 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
     }
 }
 
-/// Append the client to `X-Forwarded-For`; set `X-Forwarded-Proto: http`
-/// unless a proxy in front already said how the client connected.
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr) {
-    let ip = client.to_string();
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
+/// The client's address as a header value, for [`add_forwarded`].
+pub fn client_value(client: IpAddr) -> HeaderValue {
+    // An address's text is always a valid header value.
+    HeaderValue::try_from(client.to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// Append the client (`client`, from [`client_value`]) to
+/// `X-Forwarded-For`; set `X-Forwarded-Proto: http` unless a proxy in front
+/// already said how the client connected.
+pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
+    let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+    let value = match (prior, client.to_str()) {
+        (Some(prior), Ok(ip)) if !prior.trim().is_empty() => {
+            // From the String itself: no second copy.
+            HeaderValue::try_from(format!("{prior}, {ip}")).ok()
+        }
+        // Shares the connection's bytes: no allocation per request.
+        _ => Some(client.clone()),
     };
-    // From the String itself: no second copy.
-    if let Ok(v) = HeaderValue::try_from(value) {
+    if let Some(v) = value {
         headers.insert(X_FORWARDED_FOR, v);
     }
     headers

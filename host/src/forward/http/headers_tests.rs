@@ -50,11 +50,11 @@ fn forwarded_for_appends_and_proto_is_kept() {
         ("x-forwarded-for", "10.1.1.1"),
         ("x-forwarded-proto", "https"),
     ]);
-    add_forwarded(&mut h, client);
+    add_forwarded(&mut h, &client_value(client));
     assert_eq!(h["x-forwarded-for"], "10.1.1.1, 127.0.0.9");
     assert_eq!(h["x-forwarded-proto"], "https");
     let mut fresh = HeaderMap::new();
-    add_forwarded(&mut fresh, client);
+    add_forwarded(&mut fresh, &client_value(client));
     assert_eq!(fresh["x-forwarded-for"], "127.0.0.9");
     assert_eq!(fresh["x-forwarded-proto"], "http");
 }

@@ -38,6 +38,19 @@ pub struct Client {
     /// before it ends, so a tunnel keeps its place under `maxConnections`
     /// and in the active gauge, and a drain waits for it.
     pub tunnels: TaskTracker,
+    /// The client's address as `X-Forwarded-For` gives it, formatted once
+    /// per connection rather than per request.
+    pub forwarded_for: http::HeaderValue,
+}
+
+impl Client {
+    pub fn new(counters: EndpointCounters, peer: SocketAddr) -> Client {
+        Client {
+            counters,
+            tunnels: TaskTracker::new(),
+            forwarded_for: headers::client_value(peer.ip()),
+        }
+    }
 }
 
 /// Serve one client connection until it closes, or until `stop`, when the

@@ -55,7 +55,7 @@ pub async fn forward(
     let upgrade = headers::is_upgrade(&parts.headers);
     let client_upgrade = parts.extensions.remove::<OnUpgrade>().filter(|_| upgrade);
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::add_forwarded(&mut parts.headers, peer.ip());
+    headers::add_forwarded(&mut parts.headers, &client.forwarded_for);
     headers::to_http11(&mut parts);
     let mut req = Outgoing::new(&parts, body);
     let s = &route.settings;
