@@ -5,11 +5,13 @@
 //! socket: a request and its upstream connection never wake each other
 //! across threads, and taking or giving one back locks nothing. One the
 //! upstream closed meanwhile is dropped when found, or by the thread's
-//! [`sweep`] within [`SWEEP_EVERY`] when no request comes to find it.
-use std::cell::RefCell;
+//! [`sweep`] within [`SWEEP_EVERY`] when no request comes to find it. The
+//! sweeps are also the pool's clock: a connection's age is counted in them,
+//! so taking and giving back reads no clock.
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use thread_local::ThreadLocal;
 
@@ -18,9 +20,10 @@ use super::client::Conn;
 /// Idle connections kept per upstream and thread; the oldest beyond this is
 /// closed.
 const MAX_KEPT: usize = 64;
-/// An idle connection older than this is closed rather than reused (most
-/// servers close keep-alive connections after 60–120 s).
-const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
+/// An idle connection is closed by the sweep that finds it idle for this
+/// many sweeps, 45–50 s (most servers close keep-alive connections after
+/// 60–120 s).
+const MAX_IDLE_SWEEPS: u64 = 10;
 
 /// How often each forwarder thread closes the idle connections of its own
 /// that their upstream closed or that grew too old: without it, an
@@ -38,6 +41,8 @@ pub struct IdlePool {
 thread_local! {
     /// The pools this thread has kept a connection in, for [`sweep`].
     static KEPT_IN: RefCell<Vec<Weak<Idle>>> = const { RefCell::new(Vec::new()) };
+    /// Sweeps made on this thread so far.
+    static SWEEPS: Cell<u64> = const { Cell::new(0) };
 }
 
 impl std::fmt::Debug for IdlePool {
@@ -48,14 +53,14 @@ impl std::fmt::Debug for IdlePool {
 
 impl IdlePool {
     /// The most recently used idle connection to `addr` opened on this
-    /// thread and still open, if any. Too old or closed ones met on the way
-    /// are dropped.
+    /// thread and still open, if any. Closed ones met on the way are
+    /// dropped (too old ones are left to the sweep).
     pub fn take(&self, addr: SocketAddr) -> Option<Conn> {
         let idle = self.idle.get()?;
         let mut idle = idle.try_borrow_mut().ok()?;
         while let Some(at) = idle.iter().rposition(|(a, _)| *a == addr) {
             let (_, mut conn) = idle.remove(at);
-            if conn.since.elapsed() < MAX_IDLE_AGE && !conn.is_stale() {
+            if !conn.is_stale() {
                 return Some(conn);
             }
         }
@@ -65,7 +70,7 @@ impl IdlePool {
     /// Keep `conn`, its last response read to the end, for a later request
     /// on this thread (the one whose runtime registered its socket).
     pub fn put(&self, addr: SocketAddr, mut conn: Conn) {
-        conn.since = Instant::now();
+        conn.idle_from = SWEEPS.get();
         let idle = match self.idle.get() {
             Some(idle) => idle,
             None => {
@@ -87,6 +92,8 @@ impl IdlePool {
 /// upstream closed, in every pool it kept one in, and forget the pools
 /// that are gone.
 pub fn sweep() {
+    let now = SWEEPS.get() + 1;
+    SWEEPS.set(now);
     KEPT_IN.with_borrow_mut(|pools| {
         pools.retain(|pool| {
             let Some(pool) = pool.upgrade() else {
@@ -96,7 +103,7 @@ pub fn sweep() {
                 && let Ok(mut idle) = idle.try_borrow_mut()
             {
                 idle.retain_mut(|(_, conn)| {
-                    conn.since.elapsed() < MAX_IDLE_AGE && !conn.is_stale()
+                    now.saturating_sub(conn.idle_from) < MAX_IDLE_SWEEPS && !conn.is_stale()
                 });
             }
             true
@@ -113,3 +120,7 @@ pub async fn sweep_forever() {
         sweep();
     }
 }
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;

@@ -5,7 +5,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 use bytes::BytesMut;
 use http::request::Parts;
@@ -23,8 +22,8 @@ pub struct Conn {
     pub buf: BytesMut,
     /// The request head being written.
     out: Vec<u8>,
-    /// When it last went idle, for the pool's age limit.
-    pub since: Instant,
+    /// The pool's sweep count when it last went idle, for its age limit.
+    pub idle_from: u64,
 }
 
 impl Conn {
@@ -33,7 +32,7 @@ impl Conn {
             stream: connect::connect(addr).await?,
             buf: BytesMut::with_capacity(READ_CHUNK),
             out: Vec::with_capacity(512),
-            since: Instant::now(),
+            idle_from: 0,
         })
     }
 
