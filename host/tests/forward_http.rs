@@ -511,18 +511,11 @@ async fn a_request_head_trickled_byte_by_byte_is_closed_as_idle() {
 /// request's path picks the answer, and whether the connection closes
 /// after it. Requests carry no body.
 fn scripted(mut s: std::net::TcpStream) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut buf = Vec::new();
     loop {
-        let head = loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break buf.drain(..end + 4).collect::<Vec<u8>>();
-            }
-            let mut chunk = [0u8; 4096];
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+        let Some(head) = next_head(&mut s, &mut buf) else {
+            return;
         };
         let head = String::from_utf8_lossy(&head).into_owned();
         let path = head.split_whitespace().nth(1).unwrap_or("");
@@ -547,6 +540,22 @@ fn scripted(mut s: std::net::TcpStream) {
         };
         if s.write_all(answer).is_err() || close {
             return;
+        }
+    }
+}
+
+/// The next request head on `s` (bodiless requests), `buf` holding what
+/// was read past it; `None` at the end of the stream or an error.
+fn next_head(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
+    use std::io::Read;
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some(buf.drain(..end + 4).collect());
+        }
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
 }
@@ -658,13 +667,8 @@ async fn an_idle_pooled_connection_the_upstream_closed_is_closed_without_another
     let (closed_tx, closed_rx) = std::sync::mpsc::channel::<std::time::Instant>();
     let closed_tx = std::sync::Mutex::new(closed_tx);
     let up = support::forward::Server::start(move |mut s| {
-        let mut buf = [0u8; 4096];
-        let mut head = Vec::new();
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
+        if next_head(&mut s, &mut Vec::new()).is_none() {
+            return;
         }
         if s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
             .is_err()
@@ -676,7 +680,7 @@ async fn an_idle_pooled_connection_the_upstream_closed_is_closed_without_another
         let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
         // The forwarder's close ends the read; a timeout would mean the
         // connection was left open.
-        if matches!(s.read(&mut buf), Ok(0)) {
+        if matches!(s.read(&mut [0u8; 64]), Ok(0)) {
             let _ = closed_tx
                 .lock()
                 .map(|tx| tx.send(std::time::Instant::now()));

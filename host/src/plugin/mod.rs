@@ -1,6 +1,7 @@
 //! The sandboxed plugin runtime.
 //!
-//! - [`runtime`]: one `Engine` and `Linker`, the compile cache; loads a plugin of a given world from a policy reference;
+//! - [`runtime`]: one `Engine` and `Linker`, the compile cache; loads a
+//!   plugin of a given world from a policy reference;
 //! - [`instance`]: a loaded plugin, its `InstancePre` and its pool of
 //!   configured instances, calls under a deadline and a memory cap;
 //! - [`selector`], [`naming`], [`router`]: the typed calls of each world;
