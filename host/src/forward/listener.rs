@@ -147,13 +147,13 @@ impl AcceptLoop {
                     // later hand-over fail, and its sender serves it.
                     inbox.close();
                     while let Ok(h) = inbox.try_recv() {
-                        this.serve(h.stream, h.peer, h.permit);
+                        this.serve(h);
                     }
                     return;
                 }
                 a = listener.accept() => a,
                 Some(h) = inbox.recv() => {
-                    this.serve(h.stream, h.peer, h.permit);
+                    this.serve(h);
                     continue;
                 }
             };
@@ -172,19 +172,8 @@ impl AcceptLoop {
                 tracing::debug!(client = %peer, "maxConnections reached; closing");
                 continue;
             };
-            let to = this.spread.place(this.shard);
-            if to == this.shard {
-                this.serve(stream, peer, permit);
-                continue;
-            }
-            let h = Handoff {
-                stream,
-                peer,
-                permit,
-            };
-            // That thread is stopping: serve it here after all.
-            if let Err(h) = this.spread.hand_over(to, h) {
-                this.serve(h.stream, h.peer, h.permit);
+            if let Some(h) = this.spread.assign(this.shard, stream, peer, permit) {
+                this.serve(h);
             }
         }
     }
@@ -193,8 +182,13 @@ impl AcceptLoop {
 impl Conns {
     /// Serve `stream` on this thread (its task registers it with this
     /// thread's runtime), counted on this thread while it lasts.
-    fn serve(&self, stream: std::net::TcpStream, peer: SocketAddr, permit: Slot) {
-        let live = self.spread.enter(self.shard);
+    fn serve(&self, h: Handoff<Slot>) {
+        let Handoff {
+            stream,
+            peer,
+            permit,
+            live,
+        } = h;
         {
             let counters = self.counters.clone();
             let scheme = self.scheme;

@@ -14,11 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 
 /// An accepted connection on its way to another thread, with its place
-/// under the endpoint's connection limit.
+/// under the endpoint's connection limit and its count on that thread.
 pub struct Handoff<P> {
     pub stream: std::net::TcpStream,
     pub peer: SocketAddr,
     pub permit: P,
+    /// Taken by the accepting thread as it chooses the target. Counted
+    /// only once the target dequeued it, every connection of a burst
+    /// accepted before then would go to the thread that still looked
+    /// empty.
+    pub live: Live<P>,
 }
 
 /// Live connections per thread of one endpoint, and each thread's inbox.
@@ -47,15 +52,40 @@ impl<P> Spread<P> {
         }
     }
 
+    /// An accepted connection on `shard`: handed over to a less busy
+    /// thread (`None`), or returned to be served here. Either way it is
+    /// counted on its thread from now on.
+    pub fn assign(
+        self: &Arc<Self>,
+        shard: usize,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        permit: P,
+    ) -> Option<Handoff<P>> {
+        let mut h = Handoff {
+            stream,
+            peer,
+            permit,
+            live: self.enter(self.place(shard)),
+        };
+        if h.live.shard != shard {
+            // That thread is stopping: serve it here after all.
+            h = self.hand_over(h.live.shard, h).err()?;
+            h.live = self.enter(shard);
+        }
+        Some(h)
+    }
+
     /// Send `h` to thread `to`; handed back when that thread has stopped.
-    pub fn hand_over(&self, to: usize, h: Handoff<P>) -> Result<(), Handoff<P>> {
+    fn hand_over(&self, to: usize, h: Handoff<P>) -> Result<(), Handoff<P>> {
         match self.inboxes.get(to) {
             Some(inbox) => inbox.send(h).map_err(|e| e.0),
             None => Err(h),
         }
     }
 
-    /// Count a connection on `shard` until the guard drops.
+    /// Count a connection on `shard` until the guard drops: taken when the
+    /// thread is chosen, before any hand-over.
     pub fn enter(self: &Arc<Self>, shard: usize) -> Live<P> {
         if let Some(n) = self.live.get(shard) {
             n.fetch_add(1, Ordering::Relaxed);
