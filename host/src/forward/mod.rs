@@ -4,8 +4,9 @@
 //! - [`forwarder`]: listeners per endpoint, updated in place on reload;
 //! - [`listener`]: bind and the accept loop (connection limit); [`accept`]:
 //!   accepting without registering;
-//! - [`shards`]: the worker threads a connection lives on; [`spread`]:
-//!   keeps each endpoint's connections even across them;
+//! - [`shards`]: the worker threads a connection lives on, [`affinity`]:
+//!   the CPU each runs on; [`spread`]: keeps each endpoint's connections
+//!   even across them;
 //! - [`endpoint`]: one endpoint's route in one generation, the router call;
 //! - [`upstream`]: live state of an upstream (in flight, passive health);
 //! - [`tcp`], [`copy`], [`one_way`]: a TCP connection, half-close and idle
@@ -14,6 +15,7 @@
 //! - [`health`]: active probes and DNS re-resolution;
 //! - [`metrics`]: the Prometheus families.
 mod accept;
+mod affinity;
 mod connect;
 mod copy;
 pub mod endpoint;

@@ -3,12 +3,16 @@
 //! thread (SO_REUSEPORT) and an accept loop on each; a connection lives on
 //! the thread that accepted it, with its upstream connection and its tasks, so its
 //! packets never wake another thread (as in HAProxy's and nginx's workers).
+//! Each thread is pinned to a CPU of its own when they match the process's
+//! CPU set one for one ([`affinity`]).
 use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
 
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
+
+use super::affinity;
 
 /// `BINDERY_FORWARD_THREADS` overrides the count (default: the CPUs this
 /// process may use, cgroup quota included).
@@ -27,6 +31,7 @@ impl Shards {
             .and_then(|v| v.parse::<NonZeroUsize>().ok())
             .or_else(|| std::thread::available_parallelism().ok())
             .map_or(1, NonZeroUsize::get);
+        let cpus = pinning(n);
         let stop = CancellationToken::new();
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
@@ -35,9 +40,17 @@ impl Shards {
                 .build()?;
             handles.push(rt.handle().clone());
             let stop = stop.clone();
+            let cpu = cpus.as_ref().and_then(|c| c.get(i).copied());
             std::thread::Builder::new()
                 .name(format!("bindery-fwd-{i}"))
-                .spawn(move || rt.block_on(stop.cancelled()))?;
+                .spawn(move || {
+                    if let Some(cpu) = cpu
+                        && let Err(e) = affinity::pin_current(cpu)
+                    {
+                        tracing::warn!(thread = i, cpu, error = %e, "cannot pin the forwarder thread; it runs unpinned");
+                    }
+                    rt.block_on(stop.cancelled())
+                })?;
         }
         Ok(Shards { handles, stop })
     }
@@ -59,6 +72,17 @@ impl Shards {
     pub fn is_empty(&self) -> bool {
         self.handles.is_empty()
     }
+}
+
+/// The CPU of each thread, when they are to be pinned (see [`affinity`]).
+fn pinning(threads: usize) -> Option<Vec<usize>> {
+    let allowed = affinity::allowed()
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot read the CPU affinity; forwarder threads run unpinned"))
+        .ok()?;
+    let env = std::env::var(affinity::PIN_ENV).ok();
+    let plan = affinity::plan(threads, &allowed, env.as_deref());
+    tracing::info!(threads, cpus = ?allowed, pinned = plan.is_some(), "forwarder threads");
+    plan
 }
 
 impl Drop for Shards {
