@@ -120,11 +120,12 @@ impl Bed {
             local(free_port()?),
             local(free_port()?),
         );
+        let (cpu_list, threads) = cpus()?;
         write(
             d,
             "haproxy.cfg",
             &format!(
-                "global\n  maxconn 8000\n  nbthread 2\n\
+                "global\n  maxconn 8000\n  nbthread {threads}\n  cpu-map auto:1/1-{threads} {cpu_list}\n\
              defaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
              listen echo\n  mode tcp\n  bind {h_echo}\n  server s1 {echo}\n\
              listen iperf\n  mode tcp\n  bind {h_iperf}\n  server s1 {iperf}\n\
@@ -146,7 +147,7 @@ impl Bed {
             &nginx_conf(
                 d,
                 "proxy",
-                2,
+                threads,
                 &format!(
                     "upstream origin {{ server {origin}; keepalive 64; keepalive_requests 10000000; }}\n\
              server {{ listen {n_http}; keepalive_requests 10000000; location / {{ \
@@ -228,10 +229,39 @@ fn nginx(dir: &Path, conf: &str) -> Command {
     c
 }
 
-fn nginx_conf(dir: &Path, name: &str, workers: u32, server: &str) -> String {
+/// The CPUs this process may run on, as `taskset -c` lists them, and how
+/// many. Each proxy runs a thread (or worker) per CPU pinned to it, as
+/// Bindery does by default when its threads match its CPU set.
+fn cpus() -> Result<(String, usize), String> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(str::trim)
+        .ok_or("no Cpus_allowed_list in /proc/self/status")?;
+    let mut n = 0;
+    for part in list.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (
+            a.parse().map_err(|_| format!("CPU list {list:?}"))?,
+            b.parse().map_err(|_| format!("CPU list {list:?}"))?,
+        );
+        n += b.checked_sub(a).ok_or(format!("CPU list {list:?}"))? + 1;
+    }
+    Ok((list.to_string(), n))
+}
+
+fn nginx_conf(dir: &Path, name: &str, workers: usize, server: &str) -> String {
     let d = dir.display();
+    // A proxy's workers are pinned one per CPU, as HAProxy's threads and
+    // Bindery's are; the origin's one worker stays free.
+    let affinity = if workers > 1 {
+        "worker_cpu_affinity auto;\n"
+    } else {
+        ""
+    };
     format!(
-        "worker_processes {workers};\nuser root;\npid {d}/{name}.pid;\nerror_log stderr warn;\n\
+        "worker_processes {workers};\n{affinity}user root;\npid {d}/{name}.pid;\nerror_log stderr warn;\n\
          events {{ worker_connections 16384; }}\n\
          http {{ access_log off;\n\
          client_body_temp_path {d}/{name}-body; proxy_temp_path {d}/{name}-proxy;\n\
