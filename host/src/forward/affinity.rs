@@ -6,9 +6,8 @@
 //! threads between CPUs and next to the clients and upstreams they talk to
 //! (BENCHMARKS.md: HTTP keep-alive through 2 threads on 2 CPUs read
 //! 65.6-80.4k req/s from run to run unpinned, 77.9-82.0k pinned). On a
-//! larger CPU set (a quota on a shared node)
-//! the threads stay free: pinning them there would pile every replica onto
-//! the first CPUs.
+//! larger CPU set (a quota on a shared node) the threads stay free:
+//! pinning them there would pile every replica onto the first CPUs.
 use std::io;
 
 /// `BINDERY_FORWARD_PIN=0` leaves the threads unpinned in every case.

@@ -69,7 +69,8 @@ impl<P> Spread<P> {
             live: self.enter(self.place(shard)),
         };
         if h.live.shard != shard {
-            // That thread is stopping: serve it here after all.
+            // Handed back only when that thread is stopping: then it is
+            // served here after all.
             h = self.hand_over(h.live.shard, h).err()?;
             h.live = self.enter(shard);
         }
