@@ -83,7 +83,11 @@ pub async fn serve(
         })
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().keep_alive(true);
+    // A response head and its body go out in one buffer by `send`, not as
+    // two by `writev`: keep-alive soaks 79.4k, 79.4k, 81.6k req/s against
+    // 77.6k, 78.6k, 75.3k, and 13.3 against 13.9 µs of CPU per request; 4
+    // MiB bodies no slower (BENCHMARKS.md).
+    builder.http1().keep_alive(true).writev(false);
     builder
         .http2()
         .timer(TokioTimer::new())
