@@ -229,26 +229,14 @@ fn nginx(dir: &Path, conf: &str) -> Command {
     c
 }
 
-/// The CPUs this process may run on, as `taskset -c` lists them, and how
-/// many. Each proxy runs a thread (or worker) per CPU pinned to it, as
-/// Bindery does by default when its threads match its CPU set.
+/// The CPUs this process may run on, as HAProxy's `cpu-map` lists them,
+/// and how many. Each proxy runs a thread (or worker) per CPU pinned to
+/// it, as Bindery does by default when its threads match its CPU set.
 fn cpus() -> Result<(String, usize), String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    let list = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map(str::trim)
-        .ok_or("no Cpus_allowed_list in /proc/self/status")?;
-    let mut n = 0;
-    for part in list.split(',') {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        let (a, b): (usize, usize) = (
-            a.parse().map_err(|_| format!("CPU list {list:?}"))?,
-            b.parse().map_err(|_| format!("CPU list {list:?}"))?,
-        );
-        n += b.checked_sub(a).ok_or(format!("CPU list {list:?}"))? + 1;
-    }
-    Ok((list.to_string(), n))
+    let cpus = bindery::forward::affinity::allowed()
+        .map_err(|e| format!("reading this process's CPU set: {e}"))?;
+    let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
+    Ok((list.join(" "), cpus.len()))
 }
 
 fn nginx_conf(dir: &Path, name: &str, workers: usize, server: &str) -> String {

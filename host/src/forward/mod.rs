@@ -15,7 +15,7 @@
 //! - [`health`]: active probes and DNS re-resolution;
 //! - [`metrics`]: the Prometheus families.
 mod accept;
-mod affinity;
+pub mod affinity;
 mod connect;
 mod copy;
 pub mod endpoint;

@@ -42,7 +42,7 @@ impl<P> Spread<P> {
     }
 
     /// The thread a connection accepted on `shard` should live on.
-    pub fn place(&self, shard: usize) -> usize {
+    fn place(&self, shard: usize) -> usize {
         let count = |i: usize| self.live.get(i).map_or(0, |n| n.load(Ordering::Relaxed));
         let own = count(shard);
         let least = (0..self.live.len()).min_by_key(|&i| count(i));
