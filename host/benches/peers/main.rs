@@ -7,7 +7,8 @@
 //! `-- --only tcp` or `-- --only http` for one half).
 //! `-- --soak PEER LOAD` (LOAD `bulk`, `conns`, `ping` or `http`) prints the bed's
 //! process ids and runs that one load through that peer for 30 s, to
-//! attach `perf` or `strace -c` to it. `PEERS_BINDERY=path` measures
+//! attach `perf` or `strace -c` to it; `LOAD,LOAD…` runs several in turn
+//! through the same processes (`conns,http`: keep-alive after a warm-up). `PEERS_BINDERY=path` measures
 //! another build of `bindery` in place of this one; `PEERS_PING_TRACE=1`
 //! prints each ping-pong connection's own p50 and p99.
 //! Installs haproxy, nginx, iperf3 and wrk from Debian when missing.
@@ -122,7 +123,7 @@ fn rotated<T>(items: &[T], by: usize) -> impl Iterator<Item = &T> {
     items[by..].iter().chain(&items[..by])
 }
 
-/// One load through one peer for 30 s.
+/// Loads (comma-separated) through one peer, 30 s each, one after the other.
 fn soak(peer: &str, what: &str) -> Result<(), String> {
     setup::install_peers()?;
     let bed = setup::Bed::start()?;
@@ -134,25 +135,27 @@ fn soak(peer: &str, what: &str) -> Result<(), String> {
             .find(|p| p.name == peer)
             .ok_or(format!("no tcp peer {peer}"))
     };
-    match what {
-        "conns" => {
-            let rate = load::connections_per_second(tcp()?.echo, dur)?;
-            println!("{peer}: {rate:.0} conn/s");
+    for what in what.split(',') {
+        match what {
+            "conns" => {
+                let rate = load::connections_per_second(tcp()?.echo, dur)?;
+                println!("{peer}: {rate:.0} conn/s");
+            }
+            "bulk" => {
+                let gbits = load::iperf3(tcp()?.iperf, dur.as_secs())?;
+                println!("{peer}: {gbits:.2} Gbit/s");
+            }
+            "ping" => {
+                let (p50, p99) = load::ping_pong(tcp()?.echo, 300_000)?;
+                println!("{peer}: p50 {p50:.1} µs, p99 {p99:.1} µs");
+            }
+            "http" => {
+                let p = bed.http.iter().find(|p| p.name == peer);
+                let p = p.ok_or(format!("no http peer {peer}"))?;
+                println!("{peer}: {:.0} req/s", load::wrk(p.http, dur.as_secs())?);
+            }
+            other => return Err(format!("no load {other:?}: bulk, conns, ping or http")),
         }
-        "bulk" => {
-            let gbits = load::iperf3(tcp()?.iperf, dur.as_secs())?;
-            println!("{peer}: {gbits:.2} Gbit/s");
-        }
-        "ping" => {
-            let (p50, p99) = load::ping_pong(tcp()?.echo, 300_000)?;
-            println!("{peer}: p50 {p50:.1} µs, p99 {p99:.1} µs");
-        }
-        "http" => {
-            let p = bed.http.iter().find(|p| p.name == peer);
-            let p = p.ok_or(format!("no http peer {peer}"))?;
-            println!("{peer}: {:.0} req/s", load::wrk(p.http, dur.as_secs())?);
-        }
-        other => return Err(format!("no load {other:?}: bulk, conns, ping or http")),
     }
     Ok(())
 }

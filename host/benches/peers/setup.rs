@@ -121,6 +121,9 @@ impl Bed {
             local(free_port()?),
         );
         let (cpu_list, threads) = cpus()?;
+        // Every HTTP proxy adds `X-Forwarded-For` and `X-Forwarded-Proto`,
+        // as Bindery does to every request: the same work, and the same
+        // request reaches the origin from each.
         write(
             d,
             "haproxy.cfg",
@@ -129,7 +132,8 @@ impl Bed {
              defaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
              listen echo\n  mode tcp\n  bind {h_echo}\n  server s1 {echo}\n\
              listen iperf\n  mode tcp\n  bind {h_iperf}\n  server s1 {iperf}\n\
-             listen web\n  mode http\n  option http-keep-alive\n  http-reuse always\n  bind {h_http}\n  server s1 {origin}\n"
+             listen web\n  mode http\n  option http-keep-alive\n  http-reuse always\n  option forwardfor\n  \
+             http-request set-header X-Forwarded-Proto http\n  bind {h_http}\n  server s1 {origin}\n"
             ),
         )?;
         let cfg = d.join("haproxy.cfg");
@@ -151,7 +155,9 @@ impl Bed {
                 &format!(
                     "upstream origin {{ server {origin}; keepalive 64; keepalive_requests 10000000; }}\n\
              server {{ listen {n_http}; keepalive_requests 10000000; location / {{ \
-             proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}"
+             proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; \
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; \
+             proxy_set_header X-Forwarded-Proto $scheme; }} }}"
                 ),
             ),
         )?;
