@@ -11,7 +11,8 @@
 //! - [`upstream`]: live state of an upstream (in flight, passive health);
 //! - [`tcp`], [`copy`], [`one_way`]: a TCP connection, half-close and idle
 //!   timeout; [`connect`]: connecting to an upstream;
-//! - [`http`]: HTTP/1.1 and h2c with per-request routing;
+//! - [`http`]: HTTP/1.1 and h2c with per-request routing; [`held`]: its
+//!   small writes sent together at the end of the thread's turn;
 //! - [`health`]: active probes and DNS re-resolution;
 //! - [`metrics`]: the Prometheus families.
 mod accept;
@@ -21,6 +22,7 @@ mod copy;
 pub mod endpoint;
 mod forwarder;
 pub mod health;
+pub mod held;
 pub mod http;
 mod listener;
 pub mod metrics;

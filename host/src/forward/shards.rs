@@ -4,7 +4,8 @@
 //! the thread that accepted it, with its upstream connection and its tasks, so its
 //! packets never wake another thread (as in HAProxy's and nginx's workers).
 //! Each thread is pinned to a CPU of its own when they match the process's
-//! CPU set one for one ([`affinity`]).
+//! CPU set one for one ([`affinity`]), and sends the small writes of a turn
+//! together at its end ([`held`]).
 use std::future::Future;
 use std::io;
 use std::num::NonZeroUsize;
@@ -12,7 +13,7 @@ use std::num::NonZeroUsize;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
-use super::affinity;
+use super::{affinity, held};
 
 /// `BINDERY_FORWARD_THREADS` overrides the count (default: the CPUs this
 /// process may use, cgroup quota included).
@@ -39,6 +40,7 @@ impl Shards {
                 .enable_all()
                 .build()?;
             handles.push(rt.handle().clone());
+            rt.spawn(held::send_forever());
             let stop = stop.clone();
             let cpu = cpus.as_ref().and_then(|c| c.get(i).copied());
             std::thread::Builder::new()

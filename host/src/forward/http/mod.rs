@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::endpoint::EndpointRoute;
+use super::held::HeldStream;
 use super::metrics::EndpointCounters;
 
 /// What the requests of one client connection share.
@@ -92,7 +93,8 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(None);
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    let conn =
+        builder.serve_connection_with_upgrades(TokioIo::new(HeldStream::new(stream)), service);
     tokio::pin!(conn);
     let (tell, mut told) = oneshot::channel();
     tokio::spawn(watch(stop, activity.clone(), idle, tell));

@@ -9,15 +9,16 @@ use std::task::{Context, Poll, Waker};
 use bytes::BytesMut;
 use http::request::Parts;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 
 use crate::forward::connect;
+use crate::forward::held::HeldStream;
 
 /// Read buffer of a connection; a response head must fit in `MAX_HEAD`.
 const READ_CHUNK: usize = 8 * 1024;
 
 pub struct Conn {
-    pub stream: TcpStream,
+    /// Its request heads go out at the end of the thread's turn.
+    pub stream: HeldStream,
     /// Read but not yet consumed: the rest of a head, body bytes.
     pub buf: BytesMut,
     /// The request head being written.
@@ -29,7 +30,7 @@ pub struct Conn {
 impl Conn {
     pub async fn open(addr: SocketAddr) -> io::Result<Conn> {
         Ok(Conn {
-            stream: connect::connect(addr).await?,
+            stream: HeldStream::new(connect::connect(addr).await?),
             buf: BytesMut::with_capacity(READ_CHUNK),
             out: Vec::with_capacity(512),
             idle_from: 0,
@@ -43,12 +44,12 @@ impl Conn {
             return true;
         }
         let mut cx = Context::from_waker(Waker::noop());
-        match self.stream.poll_read_ready(&mut cx) {
+        match self.stream.get_ref().poll_read_ready(&mut cx) {
             Poll::Pending => false,
             Poll::Ready(Err(_)) => true,
             Poll::Ready(Ok(())) => {
                 let mut probe = [0u8; 1];
-                !matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+                !matches!(self.stream.get_ref().try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             }
         }
     }
