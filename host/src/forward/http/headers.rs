@@ -13,16 +13,17 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 
 /// True when the request asks to switch protocols (`Connection: upgrade`).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    connection_has(headers, "upgrade") && headers.contains_key(header::UPGRADE)
+    has_token(headers, header::CONNECTION, "upgrade") && headers.contains_key(header::UPGRADE)
 }
 
-fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+/// Whether a comma-separated header (`Connection`, `Transfer-Encoding`)
+/// lists `token`, in any case; values need not be UTF-8.
+pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     headers
-        .get_all(header::CONNECTION)
+        .get_all(name)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Headers that never cross a proxy, besides `Connection` and `Upgrade`.

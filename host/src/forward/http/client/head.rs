@@ -9,6 +9,7 @@ use http::{StatusCode, Version};
 
 use super::conn::Conn;
 use super::framing::{Chunked, Framing};
+use crate::forward::http::headers::has_token;
 
 /// A response head larger than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
@@ -176,12 +177,4 @@ fn last_coding_is_chunked(headers: &HeaderMap) -> bool {
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .next_back()
         .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"chunked"))
-}
-
-pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
