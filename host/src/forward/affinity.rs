@@ -40,15 +40,24 @@ pub fn allowed() -> io::Result<Vec<usize>> {
 
 /// Pin the calling thread to `cpu`.
 pub fn pin_current(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("CPU {cpu} is beyond the affinity mask"),
-        ));
-    }
-    // SAFETY: as in `allowed`; `cpu` was checked against CPU_SETSIZE.
+    restrict_current(&[cpu])
+}
+
+/// Let the calling thread run on `cpus` only (a thread a pinned thread
+/// starts inherits its pin; this gives it back the process's set).
+pub fn restrict_current(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: as in `allowed`.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    unsafe { libc::CPU_SET(cpu, &mut set) };
+    for &cpu in cpus {
+        if cpu >= libc::CPU_SETSIZE as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("CPU {cpu} is beyond the affinity mask"),
+            ));
+        }
+        // SAFETY: `cpu` was checked against CPU_SETSIZE.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+    }
     let size = std::mem::size_of::<libc::cpu_set_t>();
     // SAFETY: `set` is a live cpu_set_t of `size` bytes.
     if unsafe { libc::sched_setaffinity(0, size, &set) } != 0 {

@@ -36,9 +36,18 @@ impl Shards {
         let stop = CancellationToken::new();
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            builder.enable_all();
+            if let Some(all) = cpus.clone() {
+                // The runtime's blocking threads are started by the pinned
+                // thread and would inherit its pin.
+                builder.on_thread_start(move || {
+                    if let Err(e) = affinity::restrict_current(&all) {
+                        tracing::warn!(error = %e, "a forwarder's blocking thread stays on its CPU");
+                    }
+                });
+            }
+            let rt = builder.build()?;
             handles.push(rt.handle().clone());
             rt.spawn(held::send_forever());
             let stop = stop.clone();
@@ -94,3 +103,7 @@ impl Drop for Shards {
         self.stop.cancel();
     }
 }
+
+#[cfg(test)]
+#[path = "shards_tests.rs"]
+mod tests;
