@@ -16,7 +16,7 @@ use super::health::{ProbeTarget, check_for};
 use super::listener::{AcceptLoop, Conns, Limit, bind};
 use super::metrics::ForwardMetrics;
 use super::shards::Shards;
-use super::spread::Spread;
+use super::spread::{self, Spread};
 use super::upstream::Upstream;
 use crate::model::Scheme;
 use crate::plugin::{RouteTarget, RouterPlugin, UpstreamView, convert};
@@ -126,7 +126,8 @@ impl Forwarder {
                     let stop = self.stop.child_token();
                     let limit = Arc::new(Limit::new(settings.max_connections));
                     let counters = self.metrics.endpoint(&url);
-                    let (spread, inboxes) = Spread::new(listeners.len());
+                    let (spread, inboxes) =
+                        Spread::new(listeners.len(), spread::ahead(p.key.url.scheme));
                     self.shards
                         .spawn_each(listeners.into_iter().zip(inboxes).enumerate().map(
                             |(shard, (listener, inbox))| {

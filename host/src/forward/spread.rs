@@ -2,16 +2,35 @@
 //! kernel's SO_REUSEPORT hash spreads new connections over the threads'
 //! sockets at random, so 32 keep-alive clients land 19/13 about as often as
 //! 16/16, and the busier thread caps the whole endpoint. A thread that
-//! accepts a connection while it serves more than one more than the least
-//! busy thread hands the socket over to that thread, which registers it with
-//! its own runtime (as HAProxy moves an accepted connection to its least
-//! loaded thread). Short connections keep every count near zero and are
-//! never moved.
+//! accepts a connection while it serves [`ahead`] or more
+//! connections than the least busy thread hands the socket over to that
+//! thread, which registers it with its own runtime (as HAProxy moves an
+//! accepted connection to its least loaded thread).
+//!
+//! How far ahead depends on the scheme. An `http://` connection is kept
+//! alive by every HTTP/1.1 client and h2c carries all its streams on one,
+//! so one connection ahead moves it: 32 clients split 16/16, not 17/15
+//! (keep-alive: median +1.0% over 11 alternating pairs of soaks,
+//! BENCHMARKS.md). A `tcp://` connection may be a single exchange: two
+//! ahead, so that short connections, which keep every count near zero, are
+//! seldom moved (one ahead cost new connections a median 0.3% over 7
+//! pairs).
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
+
+use crate::model::Scheme;
+
+/// How many connections ahead of the least busy thread a thread may be
+/// before a connection it accepts moves (see the module's text).
+pub fn ahead(scheme: Scheme) -> usize {
+    match scheme {
+        Scheme::Http => 1,
+        Scheme::Tcp => 2,
+    }
+}
 
 /// An accepted connection on its way to another thread, with its place
 /// under the endpoint's connection limit and its count on that thread.
@@ -28,6 +47,9 @@ pub struct Handoff<P> {
 
 /// Live connections per thread of one endpoint, and each thread's inbox.
 pub struct Spread<P> {
+    /// Connections the accepting thread may be ahead of the least busy
+    /// one before a new connection moves (at least 1).
+    ahead: usize,
     live: Vec<AtomicUsize>,
     inboxes: Vec<mpsc::UnboundedSender<Handoff<P>>>,
 }
@@ -35,10 +57,21 @@ pub struct Spread<P> {
 impl<P> Spread<P> {
     /// For `n` threads: the shared counts and, in thread order, the inbox
     /// each thread's accept loop reads.
-    pub fn new(n: usize) -> (Arc<Spread<P>>, Vec<mpsc::UnboundedReceiver<Handoff<P>>>) {
+    pub fn new(
+        n: usize,
+        ahead: usize,
+    ) -> (Arc<Spread<P>>, Vec<mpsc::UnboundedReceiver<Handoff<P>>>) {
         let (inboxes, receivers) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
         let live = (0..n).map(|_| AtomicUsize::new(0)).collect();
-        (Arc::new(Spread { live, inboxes }), receivers)
+        let ahead = ahead.max(1);
+        (
+            Arc::new(Spread {
+                ahead,
+                live,
+                inboxes,
+            }),
+            receivers,
+        )
     }
 
     /// The thread a connection accepted on `shard` should live on.
@@ -47,7 +80,7 @@ impl<P> Spread<P> {
         let own = count(shard);
         let least = (0..self.live.len()).min_by_key(|&i| count(i));
         match least {
-            Some(i) if count(i) + 1 < own => i,
+            Some(i) if count(i) + self.ahead <= own => i,
             _ => shard,
         }
     }

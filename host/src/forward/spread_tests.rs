@@ -2,7 +2,7 @@ use super::*;
 
 #[test]
 fn a_connection_moves_only_when_its_thread_is_two_ahead() {
-    let (spread, _inboxes) = Spread::<()>::new(3);
+    let (spread, _inboxes) = Spread::<()>::new(3, ahead(Scheme::Tcp));
     assert_eq!(spread.place(0), 0, "all idle: stay");
     let a = spread.enter(0);
     assert_eq!(spread.place(0), 0, "one ahead: stay");
@@ -18,7 +18,7 @@ fn a_connection_moves_only_when_its_thread_is_two_ahead() {
 
 #[test]
 fn a_handoff_reaches_its_thread_and_comes_back_when_it_is_gone() {
-    let (spread, mut inboxes) = Spread::<u8>::new(2);
+    let (spread, mut inboxes) = Spread::<u8>::new(2, 2);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let stream = std::net::TcpStream::connect(addr).expect("connect");
@@ -40,7 +40,7 @@ fn a_handoff_reaches_its_thread_and_comes_back_when_it_is_gone() {
 
 #[test]
 fn a_burst_of_hand_overs_not_yet_taken_up_is_counted_on_its_target() {
-    let (spread, _inboxes) = Spread::<()>::new(2);
+    let (spread, _inboxes) = Spread::<()>::new(2, 2);
     let _held = [spread.enter(0), spread.enter(0)];
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -67,7 +67,7 @@ fn a_burst_of_hand_overs_not_yet_taken_up_is_counted_on_its_target() {
 
 #[test]
 fn a_connection_for_a_stopped_thread_is_served_where_it_was_accepted() {
-    let (spread, mut inboxes) = Spread::<()>::new(2);
+    let (spread, mut inboxes) = Spread::<()>::new(2, 2);
     let _held = [spread.enter(0), spread.enter(0)];
     drop(inboxes.remove(1));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -79,5 +79,22 @@ fn a_connection_for_a_stopped_thread_is_served_where_it_was_accepted() {
         spread.place(0),
         1,
         "counted here, not on the stopped thread"
+    );
+}
+
+#[test]
+fn an_http_connection_moves_when_its_thread_is_one_ahead() {
+    let (spread, _inboxes) = Spread::<()>::new(2, ahead(Scheme::Http));
+    assert_eq!(spread.place(1), 1, "all idle: stay");
+    let _a = spread.enter(1);
+    assert_eq!(spread.place(1), 0, "one ahead: to the least busy");
+    assert_eq!(spread.place(0), 0);
+    let _b = spread.enter(0);
+    assert_eq!(spread.place(0), 0, "even: stay");
+    let (zero, _inboxes) = Spread::<()>::new(2, 0);
+    assert_eq!(
+        zero.place(1),
+        1,
+        "0 is taken as 1: never moved to an equal thread"
     );
 }
