@@ -1,7 +1,8 @@
 //! The load: an echo backend, and the clients that measure through each
 //! peer (iperf3 and wrk from Debian; new connections and ping-pong here).
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,34 +10,58 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// An echo server on its own thread and single-threaded runtime.
-pub fn echo_server() -> Result<SocketAddr, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let addr = l.local_addr().map_err(|e| e.to_string())?;
-    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+/// How many addresses the echo backend listens on, and how many source
+/// addresses the connection clients spread over. Toward one address from
+/// one address, the kernel hands out about 14,100 source ports a second
+/// on loopback (its 14,116 even ephemeral ports, each free again once its
+/// TIME_WAIT is a second old): every peer, direct included, would meet
+/// that cap instead of its own cost (BENCHMARKS.md).
+pub const ECHO_ADDRESSES: usize = 4;
+const CLIENT_SOURCES: u8 = 8;
+
+/// An echo server on its own thread and single-threaded runtime, listening
+/// on [`ECHO_ADDRESSES`] ports of 127.0.0.1.
+pub fn echo_server() -> Result<Vec<SocketAddr>, String> {
+    let mut listeners = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..ECHO_ADDRESSES {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        addrs.push(l.local_addr().map_err(|e| e.to_string())?);
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        listeners.push(l);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     std::thread::spawn(move || {
         rt.block_on(async move {
-            let Ok(l) = tokio::net::TcpListener::from_std(l) else {
-                return;
-            };
-            while let Ok((mut s, _)) = l.accept().await {
-                let _ = s.set_nodelay(true);
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = s.read(&mut buf).await {
-                        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                });
+            let mut loops = Vec::new();
+            for l in listeners {
+                if let Ok(l) = tokio::net::TcpListener::from_std(l) {
+                    loops.push(tokio::spawn(echo_accept(l)));
+                }
+            }
+            for l in loops {
+                let _ = l.await;
             }
         })
     });
-    Ok(addr)
+    Ok(addrs)
+}
+
+async fn echo_accept(l: tokio::net::TcpListener) {
+    while let Ok((mut s, _)) = l.accept().await {
+        let _ = s.set_nodelay(true);
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
 }
 
 /// Up to `n` lines of `out`, waiting at most `wait`; the rest is drained.
@@ -90,8 +115,10 @@ fn iperf3_once(addr: SocketAddr, seconds: u64) -> Result<f64, String> {
 }
 
 /// Connect, send one byte, read it back, close; as many as 16 clients can
-/// for `dur`. Fails when more than 0.1% of the attempts fail.
-pub fn connections_per_second(addr: SocketAddr, dur: Duration) -> Result<f64, String> {
+/// for `dur`, each from its own source address of 127.0.0.2 to .9 and
+/// taking `targets` in turn. Fails when more than 0.1% of the attempts
+/// fail.
+pub fn connections_per_second(targets: &[SocketAddr], dur: Duration) -> Result<f64, String> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -101,12 +128,17 @@ pub fn connections_per_second(addr: SocketAddr, dur: Duration) -> Result<f64, St
     let failed = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     rt.block_on(async {
-        let tasks: Vec<_> = (0..16)
-            .map(|_| {
+        let tasks: Vec<_> = (0..16u8)
+            .map(|i| {
                 let (done, failed) = (done.clone(), failed.clone());
+                let from = Ipv4Addr::new(127, 0, 0, 2 + i % CLIENT_SOURCES);
+                let targets = targets.to_vec();
                 tokio::spawn(async move {
-                    while start.elapsed() < dur {
-                        match one_exchange(addr).await {
+                    for to in targets.iter().cycle() {
+                        if start.elapsed() >= dur {
+                            break;
+                        }
+                        match one_exchange(from, *to).await {
                             Ok(()) => done.fetch_add(1, Ordering::Relaxed),
                             Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                         };
@@ -122,15 +154,33 @@ pub fn connections_per_second(addr: SocketAddr, dur: Duration) -> Result<f64, St
     let (ok, bad) = (done.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
     if bad * 1000 > ok + bad {
         return Err(format!(
-            "{bad} of {} connections through {addr} failed",
+            "{bad} of {} connections to {targets:?} failed",
             ok + bad
         ));
     }
     Ok(ok as f64 / secs)
 }
 
-async fn one_exchange(addr: SocketAddr) -> std::io::Result<()> {
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
+/// One connection from `from`, its source port chosen by `connect`
+/// (IP_BIND_ADDRESS_NO_PORT), as for any client that does not bind.
+async fn one_exchange(from: Ipv4Addr, to: SocketAddr) -> std::io::Result<()> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid descriptor, and a c_int option of its size.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    socket.bind(SocketAddr::from((from, 0)))?;
+    let mut s = socket.connect(to).await?;
     s.set_nodelay(true)?;
     s.write_all(b"x").await?;
     let mut b = [0u8; 1];

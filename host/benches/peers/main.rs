@@ -17,6 +17,7 @@ mod procs;
 mod report;
 mod setup;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use report::{Better, Figure};
@@ -97,9 +98,9 @@ fn run(plan: &Plan) -> Result<(), String> {
         for peer in rotated(&bed.tcp, round).filter(|_| plan.tcp) {
             let gbits = load::iperf3(peer.iperf, plan.seconds)?;
             bulk.add(peer.name, gbits);
-            let rate = load::connections_per_second(peer.echo, Duration::from_secs(plan.seconds))?;
+            let rate = load::connections_per_second(&peer.echo, Duration::from_secs(plan.seconds))?;
             conns.add(peer.name, rate);
-            let (a, b) = load::ping_pong(peer.echo, plan.pings)?;
+            let (a, b) = load::ping_pong(first(&peer.echo)?, plan.pings)?;
             p50.add(peer.name, a);
             p99.add(peer.name, b);
         }
@@ -115,6 +116,13 @@ fn run(plan: &Plan) -> Result<(), String> {
     }
     println!("{}", report::table(&figures));
     Ok(())
+}
+
+fn first(addrs: &[SocketAddr]) -> Result<SocketAddr, String> {
+    addrs
+        .first()
+        .copied()
+        .ok_or("a peer with no echo address".into())
 }
 
 /// `items` starting at the `by`th, wrapping around.
@@ -138,7 +146,7 @@ fn soak(peer: &str, what: &str) -> Result<(), String> {
     for what in what.split(',') {
         match what {
             "conns" => {
-                let rate = load::connections_per_second(tcp()?.echo, dur)?;
+                let rate = load::connections_per_second(&tcp()?.echo, dur)?;
                 println!("{peer}: {rate:.0} conn/s");
             }
             "bulk" => {
@@ -146,7 +154,7 @@ fn soak(peer: &str, what: &str) -> Result<(), String> {
                 println!("{peer}: {gbits:.2} Gbit/s");
             }
             "ping" => {
-                let (p50, p99) = load::ping_pong(tcp()?.echo, 300_000)?;
+                let (p50, p99) = load::ping_pong(first(&tcp()?.echo)?, 300_000)?;
                 println!("{peer}: p50 {p50:.1} µs, p99 {p99:.1} µs");
             }
             "http" => {

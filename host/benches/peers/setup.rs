@@ -10,7 +10,9 @@ use crate::procs::{Proc, free_port, local, on_path, wait_listening};
 /// One way to reach the tcp backends.
 pub struct TcpPeer {
     pub name: &'static str,
-    pub echo: SocketAddr,
+    /// Where a client reaches the echo backend: a proxy's one address, or
+    /// the backend's own [`load::ECHO_ADDRESSES`] (the first for ping-pong).
+    pub echo: Vec<SocketAddr>,
     pub iperf: SocketAddr,
 }
 
@@ -112,7 +114,7 @@ impl Bed {
             origin,
         )?);
 
-        let (bindery_proc, b) = bindery(d, echo, iperf, origin)?;
+        let (bindery_proc, b) = bindery(d, &echo, iperf, origin)?;
         procs.push(bindery_proc);
 
         let (h_echo, h_iperf, h_http) = (
@@ -121,6 +123,11 @@ impl Bed {
             local(free_port()?),
         );
         let (cpu_list, threads) = cpus()?;
+        let echo_servers: String = echo
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("  server s{i} {a}\n"))
+            .collect();
         // Every HTTP proxy adds `X-Forwarded-For` and `X-Forwarded-Proto`,
         // as Bindery does to every request: the same work, and the same
         // request reaches the origin from each.
@@ -130,7 +137,7 @@ impl Bed {
             &format!(
                 "global\n  maxconn 8000\n  nbthread {threads}\n  cpu-map auto:1/1-{threads} {cpu_list}\n\
              defaults\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\
-             listen echo\n  mode tcp\n  bind {h_echo}\n  server s1 {echo}\n\
+             listen echo\n  mode tcp\n  balance roundrobin\n  bind {h_echo}\n{echo_servers}\
              listen iperf\n  mode tcp\n  bind {h_iperf}\n  server s1 {iperf}\n\
              listen web\n  mode http\n  option http-keep-alive\n  http-reuse always\n  option forwardfor\n  \
              http-request set-header X-Forwarded-Proto http\n  bind {h_http}\n  server s1 {origin}\n"
@@ -177,12 +184,12 @@ impl Bed {
                 },
                 TcpPeer {
                     name: "bindery",
-                    echo: b.echo,
+                    echo: vec![b.echo],
                     iperf: b.iperf,
                 },
                 TcpPeer {
                     name: "haproxy",
-                    echo: h_echo,
+                    echo: vec![h_echo],
                     iperf: h_iperf,
                 },
             ],
@@ -270,22 +277,28 @@ struct BinderyAddrs {
     http: SocketAddr,
 }
 
-/// `bindery standalone` with one tcp endpoint per tcp backend and one http
-/// endpoint for the origin, read back from the lines it prints.
+/// `bindery standalone` with one tcp endpoint per tcp backend (the echo
+/// backend's addresses its upstreams) and one http endpoint for the
+/// origin, read back from the lines it prints.
 fn bindery(
     dir: &Path,
-    echo: SocketAddr,
+    echo: &[SocketAddr],
     iperf: SocketAddr,
     origin: SocketAddr,
 ) -> Result<(Proc, BinderyAddrs), String> {
     // Below the ephemeral range (32768-60999), where no client port lands.
     let first = 12_000;
+    let echo: Vec<String> = echo
+        .iter()
+        .map(|a| format!("{{address: \"{a}\"}}"))
+        .collect();
+    let echo = echo.join(", ");
     write(
         dir,
         "catalog.yaml",
         &format!(
             "endpoints:\n\
-         - url: tcp://echo.bench:7\n  upstreams: [{{address: \"{echo}\"}}]\n\
+         - url: tcp://echo.bench:7\n  upstreams: [{echo}]\n\
          - url: tcp://iperf.bench:5201\n  upstreams: [{{address: \"{iperf}\"}}]\n\
          - url: http://web.bench\n  upstreams: [{{address: \"{origin}\"}}]\n"
         ),
