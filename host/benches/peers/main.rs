@@ -4,12 +4,15 @@
 //! ratio to direct and to HAProxy.
 //!
 //! `cargo bench --bench peers` (add `-- --quick` for a short smoke run,
-//! `-- --only tcp` or `-- --only http` for one half).
+//! `-- --only tcp` or `-- --only http` for one half, `-- --rounds N` for
+//! other than three rounds).
 //! `-- --soak PEER LOAD` (LOAD `bulk`, `conns`, `ping` or `http`) prints the bed's
 //! process ids and runs that one load through that peer for 30 s, to
 //! attach `perf` or `strace -c` to it; `LOAD,LOAD…` runs several in turn
 //! through the same processes (`conns,http`: keep-alive after a warm-up). `PEERS_BINDERY=path` measures
-//! another build of `bindery` in place of this one; `PEERS_PING_TRACE=1`
+//! another build of `bindery` in place of this one, `PEERS_BINDERY_B=path`
+//! adds a second build as peer `bindery-b`, measured in the same rounds
+//! and printed against the first (an A/B); `PEERS_PING_TRACE=1`
 //! prints each ping-pong connection's own p50 and p99.
 //! Installs haproxy, nginx, iperf3 and wrk from Debian when missing.
 mod load;
@@ -60,7 +63,16 @@ fn main() {
         return;
     }
     // `cargo bench` passes `--bench`; a filter argument selects nothing here.
-    let (seconds, rounds, pings) = if quick { (1, 1, 2_000) } else { (5, 3, 20_000) };
+    let (seconds, mut rounds, pings) = if quick { (1, 1, 2_000) } else { (5, 3, 20_000) };
+    if let Some(i) = args.iter().position(|a| a == "--rounds") {
+        match args.get(i + 1).and_then(|n| n.parse().ok()) {
+            Some(n) if n > 0 => rounds = n,
+            _ => {
+                eprintln!("--rounds takes a number of rounds, at least 1");
+                std::process::exit(2);
+            }
+        }
+    }
     let plan = Plan {
         seconds,
         rounds,

@@ -52,11 +52,11 @@ pub fn table(figures: &[Figure]) -> String {
             let v = f.median(peer).unwrap_or(f64::NAN);
             let _ = match f.better {
                 Better::Higher => {
-                    writeln!(out, "  {peer:<8} {v:>12.2}  {:>6.3} x direct", v / direct)
+                    writeln!(out, "  {peer:<9} {v:>12.2}  {:>6.3} x direct", v / direct)
                 }
                 Better::Lower => writeln!(
                     out,
-                    "  {peer:<8} {v:>12.2}  +{:>8.2} over direct",
+                    "  {peer:<9} {v:>12.2}  +{:>8.2} over direct",
                     v - direct
                 ),
             };
@@ -75,6 +75,19 @@ pub fn table(figures: &[Figure]) -> String {
         } else {
             "BELOW HAProxy"
         };
+        let b = f.median("bindery-b");
+        if let Some(b) = b {
+            let _ = match f.better {
+                Better::Higher => writeln!(out, "  bindery-b / bindery: {:.3}", b / bindery),
+                Better::Lower => writeln!(
+                    out,
+                    "  bindery-b added / bindery added: {:.3}, {:+.2} {}",
+                    (b - direct) / (bindery - direct),
+                    b - bindery,
+                    f.unit
+                ),
+            };
+        }
         let _ = match f.better {
             Better::Higher => writeln!(out, "  {what}: {ratio:.3} ({verdict})"),
             // A ratio of two small differences says little on its own (it

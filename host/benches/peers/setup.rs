@@ -114,8 +114,16 @@ impl Bed {
             origin,
         )?);
 
-        let (bindery_proc, b) = bindery(d, &echo, iperf, origin)?;
+        let (bindery_proc, b) = bindery(d, &echo, iperf, origin, &BUILDS[0])?;
         procs.push(bindery_proc);
+        let second = match BUILDS[1].program() {
+            Some(_) => {
+                let (p, b) = bindery(d, &echo, iperf, origin, &BUILDS[1])?;
+                procs.push(p);
+                Some(b)
+            }
+            None => None,
+        };
 
         let (h_echo, h_iperf, h_http) = (
             local(free_port()?),
@@ -175,7 +183,7 @@ impl Bed {
             n_http,
         )?);
 
-        Ok(Bed {
+        let mut bed = Bed {
             tcp: vec![
                 TcpPeer {
                     name: "direct",
@@ -213,7 +221,21 @@ impl Bed {
             ],
             procs,
             _dir: dir,
-        })
+        };
+        // The second build right after the first, in both lists.
+        if let Some(b) = second {
+            let name = BUILDS[1].name;
+            bed.tcp.insert(
+                2,
+                TcpPeer {
+                    name,
+                    echo: vec![b.echo],
+                    iperf: b.iperf,
+                },
+            );
+            bed.http.insert(2, HttpPeer { name, http: b.http });
+        }
+        Ok(bed)
     }
 }
 
@@ -277,6 +299,37 @@ struct BinderyAddrs {
     http: SocketAddr,
 }
 
+/// A build of Bindery in the bed: this one (or `PEERS_BINDERY`), and a
+/// second one only when `PEERS_BINDERY_B` names it, measured as peer
+/// `bindery-b` in the same rounds: an A/B of two builds that the machine's
+/// slow moments hit alike.
+pub struct Build {
+    pub name: &'static str,
+    env: &'static str,
+    /// The first port of its range, below the ephemeral range
+    /// (32768-60999) where no client port lands.
+    first: u16,
+}
+
+pub const BUILDS: [Build; 2] = [
+    Build {
+        name: "bindery",
+        env: "PEERS_BINDERY",
+        first: 12_000,
+    },
+    Build {
+        name: "bindery-b",
+        env: "PEERS_BINDERY_B",
+        first: 14_000,
+    },
+];
+
+impl Build {
+    fn program(&self) -> Option<std::ffi::OsString> {
+        std::env::var_os(self.env)
+    }
+}
+
 /// `bindery standalone` with one tcp endpoint per tcp backend (the echo
 /// backend's addresses its upstreams) and one http endpoint for the
 /// origin, read back from the lines it prints.
@@ -285,9 +338,11 @@ fn bindery(
     echo: &[SocketAddr],
     iperf: SocketAddr,
     origin: SocketAddr,
+    build: &Build,
 ) -> Result<(Proc, BinderyAddrs), String> {
-    // Below the ephemeral range (32768-60999), where no client port lands.
-    let first = 12_000;
+    let dir = &dir.join(build.name);
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let first = build.first;
     let echo: Vec<String> = echo
         .iter()
         .map(|a| format!("{{address: \"{a}\"}}"))
@@ -313,10 +368,11 @@ fn bindery(
     )?;
     let log = dir.join("bindery.log");
     let mut p = Proc::spawn(
-        "bindery standalone",
-        // PEERS_BINDERY: another build to measure, for A/B comparisons.
+        &format!("{} standalone", build.name),
         Command::new(
-            std::env::var_os("PEERS_BINDERY").unwrap_or(env!("CARGO_BIN_EXE_bindery").into()),
+            build
+                .program()
+                .unwrap_or(env!("CARGO_BIN_EXE_bindery").into()),
         )
         .args([
             "standalone",
