@@ -9,12 +9,13 @@
 //!
 //! How far ahead depends on the scheme. An `http://` connection is kept
 //! alive by every HTTP/1.1 client and h2c carries all its streams on one,
-//! so one connection ahead moves it: 32 clients split 16/16, not 17/15
-//! (keep-alive: median +1.0% over 11 alternating pairs of soaks,
-//! BENCHMARKS.md). A `tcp://` connection may be a single exchange: two
-//! ahead, so that short connections, which keep every count near zero, are
-//! seldom moved (one ahead cost new connections a median 0.3% over 7
-//! pairs).
+//! so one connection ahead moves it: 32 clients split 16/16, not 17/15.
+//! (On the 2-CPU bench machine that even split is not visible in the
+//! keep-alive rate: 0.995x of the two-ahead rule, both builds in one run
+//! of 8 rounds, BENCHMARKS.md.) A `tcp://` connection may be a single
+//! exchange: two ahead, so that short connections, which keep every count
+//! near zero, are seldom moved (never moving them measured 0.997x on new
+//! connections, the same way).
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
