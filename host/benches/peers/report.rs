@@ -1,4 +1,5 @@
-//! Medians over the rounds, and each peer's ratio to direct and to HAProxy.
+//! Medians over the rounds (with the lowest and highest round), and each
+//! peer's ratio to direct and to HAProxy.
 use std::fmt::Write;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -32,10 +33,25 @@ impl Figure {
     }
 
     fn median(&self, peer: &str) -> Option<f64> {
+        let v = self.sorted(peer)?;
+        v.get(v.len() / 2).copied()
+    }
+
+    /// A peer's samples, lowest first.
+    fn sorted(&self, peer: &str) -> Option<Vec<f64>> {
         let (_, v) = self.samples.iter().find(|(p, _)| *p == peer)?;
         let mut v = v.clone();
         v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
+        Some(v)
+    }
+
+    /// The lowest and highest of a peer's rounds, when there are several:
+    /// how far one round may stray from the median.
+    fn range(&self, peer: &str) -> String {
+        match self.sorted(peer).as_deref() {
+            Some([lo, .., hi]) => format!("  (rounds {lo:.2} to {hi:.2})"),
+            _ => String::new(),
+        }
     }
 }
 
@@ -50,13 +66,16 @@ pub fn table(figures: &[Figure]) -> String {
         let haproxy = f.median("haproxy").unwrap_or(f64::NAN);
         for (peer, _) in &f.samples {
             let v = f.median(peer).unwrap_or(f64::NAN);
+            let range = f.range(peer);
             let _ = match f.better {
-                Better::Higher => {
-                    writeln!(out, "  {peer:<9} {v:>12.2}  {:>6.3} x direct", v / direct)
-                }
+                Better::Higher => writeln!(
+                    out,
+                    "  {peer:<9} {v:>12.2}  {:>6.3} x direct{range}",
+                    v / direct
+                ),
                 Better::Lower => writeln!(
                     out,
-                    "  {peer:<9} {v:>12.2}  +{:>8.2} over direct",
+                    "  {peer:<9} {v:>12.2}  +{:>8.2} over direct{range}",
                     v - direct
                 ),
             };
