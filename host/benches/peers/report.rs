@@ -55,6 +55,27 @@ impl Figure {
     }
 }
 
+/// Peer `a` against peer `b`: the ratio of their throughputs, or of what
+/// each adds to direct's latency.
+fn versus(f: &Figure, a: &str, b: &str, direct: f64) -> String {
+    let (va, vb) = (
+        f.median(a).unwrap_or(f64::NAN),
+        f.median(b).unwrap_or(f64::NAN),
+    );
+    match f.better {
+        Better::Higher => format!("{a} / {b}: {:.3}", va / vb),
+        // A ratio of two small differences says little on its own (it
+        // turns negative when a peer measures below direct): the
+        // difference too.
+        Better::Lower => format!(
+            "{a} added / {b} added: {:.3}, {:+.2} {}",
+            (va - direct) / (vb - direct),
+            va - vb,
+            f.unit
+        ),
+    }
+}
+
 /// One block per figure. Throughputs: the ratio to direct, and Bindery's
 /// ratio against HAProxy's. Latencies: what the proxy adds over direct,
 /// and Bindery's added latency against HAProxy's.
@@ -80,45 +101,24 @@ pub fn table(figures: &[Figure]) -> String {
                 ),
             };
         }
+        if f.median("bindery-b").is_some() {
+            let _ = writeln!(out, "  {}", versus(f, "bindery-b", "bindery", direct));
+        }
         let bindery = f.median("bindery").unwrap_or(f64::NAN);
-        let (ratio, met) = match f.better {
-            Better::Higher => (bindery / haproxy, bindery >= haproxy),
-            Better::Lower => ((bindery - direct) / (haproxy - direct), bindery <= haproxy),
-        };
-        let what = match f.better {
-            Better::Higher => "bindery / haproxy",
-            Better::Lower => "bindery added / haproxy added",
+        let met = match f.better {
+            Better::Higher => bindery >= haproxy,
+            Better::Lower => bindery <= haproxy,
         };
         let verdict = if met {
             "at least HAProxy"
         } else {
             "BELOW HAProxy"
         };
-        let b = f.median("bindery-b");
-        if let Some(b) = b {
-            let _ = match f.better {
-                Better::Higher => writeln!(out, "  bindery-b / bindery: {:.3}", b / bindery),
-                Better::Lower => writeln!(
-                    out,
-                    "  bindery-b added / bindery added: {:.3}, {:+.2} {}",
-                    (b - direct) / (bindery - direct),
-                    b - bindery,
-                    f.unit
-                ),
-            };
-        }
-        let _ = match f.better {
-            Better::Higher => writeln!(out, "  {what}: {ratio:.3} ({verdict})"),
-            // A ratio of two small differences says little on its own (it
-            // turns negative when Bindery measures below direct): the
-            // difference too.
-            Better::Lower => writeln!(
-                out,
-                "  {what}: {ratio:.3}, {:+.2} {} ({verdict})",
-                bindery - haproxy,
-                f.unit
-            ),
-        };
+        let _ = writeln!(
+            out,
+            "  {} ({verdict})",
+            versus(f, "bindery", "haproxy", direct)
+        );
     }
     out
 }
