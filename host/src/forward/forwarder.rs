@@ -13,7 +13,8 @@ use tokio_util::task::TaskTracker;
 
 use super::endpoint::EndpointRoute;
 use super::health::{ProbeTarget, check_for};
-use super::listener::{AcceptLoop, Conns, Limit, bind};
+use super::limit::Limit;
+use super::listener::{AcceptLoop, Conns, bind};
 use super::metrics::ForwardMetrics;
 use super::shards::Shards;
 use super::spread::{self, Spread};

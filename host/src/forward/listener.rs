@@ -3,7 +3,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -13,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::accept::Accepting;
 use super::endpoint::EndpointRoute;
+use super::limit::{Limit, Slot};
 use super::metrics::EndpointCounters;
 use super::spread::{Handoff, Spread};
 use crate::model::Scheme;
@@ -59,48 +59,6 @@ fn socket(addr: SocketAddr, reuse_port: bool) -> io::Result<socket2::Socket> {
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket)
-}
-
-/// `maxConnections` of one endpoint: connections in flight and the limit,
-/// which a reload may change at any time. Lowering it cuts nothing: new
-/// connections wait for the count to fall under it.
-#[derive(Debug)]
-pub struct Limit {
-    max: AtomicUsize,
-    active: AtomicUsize,
-}
-
-impl Limit {
-    pub fn new(max: usize) -> Limit {
-        Limit {
-            max: AtomicUsize::new(max.max(1)),
-            active: AtomicUsize::new(0),
-        }
-    }
-
-    pub fn set_max(&self, max: usize) {
-        self.max.store(max.max(1), Ordering::Relaxed);
-    }
-
-    /// A slot until the guard drops, or `None` at the limit.
-    fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
-        let max = self.max.load(Ordering::Relaxed);
-        self.active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot(self.clone()))
-    }
-}
-
-/// One connection's place under its endpoint's [`Limit`].
-pub struct Slot(Arc<Limit>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 pub struct AcceptLoop {

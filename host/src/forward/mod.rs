@@ -2,8 +2,8 @@
 //! each connection (tcp) or request (http) routed by the router plugin.
 //!
 //! - [`forwarder`]: listeners per endpoint, updated in place on reload;
-//! - [`listener`]: bind and the accept loop (connection limit); [`accept`]:
-//!   accepting without registering;
+//! - [`listener`]: bind and the accept loop; [`limit`]: the connection
+//!   limit per endpoint; [`accept`]: accepting without registering;
 //! - [`shards`]: the worker threads a connection lives on, [`affinity`]:
 //!   the CPU each runs on; [`spread`]: keeps each endpoint's connections
 //!   even across them;
@@ -24,6 +24,7 @@ mod forwarder;
 pub mod health;
 pub mod held;
 pub mod http;
+mod limit;
 mod listener;
 pub mod metrics;
 mod one_way;
