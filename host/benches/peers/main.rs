@@ -133,8 +133,6 @@ fn run(plan: &Plan) -> Result<(), String> {
             conns.add(peer.name, load::connections_per_second(&peer.echo, dur)?);
             Ok(())
         })?;
-    }
-    if plan.tcp {
         figures.extend([bulk, conns, p50, p99]);
     }
     if plan.http {

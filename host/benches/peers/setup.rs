@@ -190,11 +190,7 @@ impl Bed {
                     echo,
                     iperf,
                 },
-                TcpPeer {
-                    name: "bindery",
-                    echo: vec![b.echo],
-                    iperf: b.iperf,
-                },
+                b.tcp_peer(BUILDS[0].name),
                 TcpPeer {
                     name: "haproxy",
                     echo: vec![h_echo],
@@ -206,10 +202,7 @@ impl Bed {
                     name: "direct",
                     http: origin,
                 },
-                HttpPeer {
-                    name: "bindery",
-                    http: b.http,
-                },
+                b.http_peer(BUILDS[0].name),
                 HttpPeer {
                     name: "haproxy",
                     http: h_http,
@@ -224,16 +217,8 @@ impl Bed {
         };
         // The second build right after the first, in both lists.
         if let Some(b) = second {
-            let name = BUILDS[1].name;
-            bed.tcp.insert(
-                2,
-                TcpPeer {
-                    name,
-                    echo: vec![b.echo],
-                    iperf: b.iperf,
-                },
-            );
-            bed.http.insert(2, HttpPeer { name, http: b.http });
+            bed.tcp.insert(2, b.tcp_peer(BUILDS[1].name));
+            bed.http.insert(2, b.http_peer(BUILDS[1].name));
         }
         Ok(bed)
     }
@@ -297,6 +282,24 @@ struct BinderyAddrs {
     echo: SocketAddr,
     iperf: SocketAddr,
     http: SocketAddr,
+}
+
+impl BinderyAddrs {
+    /// The tcp peer `name` of this build: its echo and iperf endpoints.
+    fn tcp_peer(&self, name: &'static str) -> TcpPeer {
+        TcpPeer {
+            name,
+            echo: vec![self.echo],
+            iperf: self.iperf,
+        }
+    }
+
+    fn http_peer(&self, name: &'static str) -> HttpPeer {
+        HttpPeer {
+            name,
+            http: self.http,
+        }
+    }
 }
 
 /// A build of Bindery in the bed: this one (or `PEERS_BINDERY`), and a
