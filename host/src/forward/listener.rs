@@ -147,33 +147,39 @@ impl Conns {
             permit,
             live,
         } = h;
-        {
-            let counters = self.counters.clone();
-            let scheme = self.scheme;
-            // tcp: the route at accept time, for the connection's life;
-            // http: the current route for every request.
-            let routes = self.routes.clone();
-            let stop = self.stop.clone();
-            self.tracker.spawn(async move {
-                counters.active.inc();
-                match scheme {
-                    Scheme::Tcp => {
-                        let route = routes.borrow().clone();
-                        super::tcp::serve(stream, peer, route, counters.clone()).await
-                    }
-                    Scheme::Http => {
-                        let client = super::http::Client::new(counters.clone(), peer);
-                        super::http::serve(stream, peer, routes, client, stop).await
-                    }
+        let counters = self.counters.clone();
+        // tcp: the route at accept time, for the connection's life; http:
+        // the current route for every request. A tcp connection takes
+        // neither the receiver nor the stop token (each clone writes to
+        // memory that every forwarder thread shares).
+        let work = match self.scheme {
+            Scheme::Tcp => Work::Tcp(self.routes.borrow().clone()),
+            Scheme::Http => Work::Http(self.routes.clone(), self.stop.clone()),
+        };
+        self.tracker.spawn(async move {
+            counters.active.inc();
+            match work {
+                Work::Tcp(route) => {
+                    super::tcp::serve(stream, peer, route, &counters).await;
                 }
-                // Free the slot before the gauge says so: a client that sees
-                // the gauge drop can connect.
-                drop(permit);
-                drop(live);
-                counters.active.dec();
-            });
-        }
+                Work::Http(routes, stop) => {
+                    let client = super::http::Client::new(counters.clone(), peer);
+                    super::http::serve(stream, peer, routes, client, stop).await
+                }
+            }
+            // Free the slot before the gauge says so: a client that sees
+            // the gauge drop can connect.
+            drop(permit);
+            drop(live);
+            counters.active.dec();
+        });
     }
+}
+
+/// What a connection's task needs besides its socket.
+enum Work {
+    Tcp(Arc<EndpointRoute>),
+    Http(watch::Receiver<Arc<EndpointRoute>>, CancellationToken),
 }
 
 /// Register an accepted connection with this thread's runtime; a failure

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crossbeam_utils::CachePadded;
 use tokio::sync::mpsc;
 
 use crate::model::Scheme;
@@ -51,7 +52,9 @@ pub struct Spread<P> {
     /// Connections the accepting thread may be ahead of the least busy
     /// one before a new connection moves (at least 1).
     ahead: usize,
-    live: Vec<AtomicUsize>,
+    /// A cache line per thread: each thread writes its own count for
+    /// every connection and reads the others' only as it accepts.
+    live: Vec<CachePadded<AtomicUsize>>,
     inboxes: Vec<mpsc::UnboundedSender<Handoff<P>>>,
 }
 
@@ -63,7 +66,9 @@ impl<P> Spread<P> {
         ahead: usize,
     ) -> (Arc<Spread<P>>, Vec<mpsc::UnboundedReceiver<Handoff<P>>>) {
         let (inboxes, receivers) = (0..n).map(|_| mpsc::unbounded_channel()).unzip();
-        let live = (0..n).map(|_| AtomicUsize::new(0)).collect();
+        let live = (0..n)
+            .map(|_| CachePadded::new(AtomicUsize::new(0)))
+            .collect();
         let ahead = ahead.max(1);
         (
             Arc::new(Spread {

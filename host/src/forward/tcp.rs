@@ -28,7 +28,7 @@ pub async fn serve(
     client: std::net::TcpStream,
     peer: SocketAddr,
     route: Arc<EndpointRoute>,
-    counters: EndpointCounters,
+    counters: &EndpointCounters,
 ) {
     let order = match route.choose(peer, None).0 {
         Choice::Try(order) => order,
@@ -48,7 +48,7 @@ pub async fn serve(
     let Some(client) = register(client, peer) else {
         return;
     };
-    let Some((upstream, stream, sent)) = connect_first(&route, &order, &counters, &first).await
+    let Some((upstream, stream, sent)) = connect_first(&route, &order, counters, &first).await
     else {
         counters.unreachable.inc();
         tracing::warn!(url = %route.url, client = %peer, tried = order.len(), "no upstream could be reached");

@@ -1,10 +1,17 @@
 //! One upstream's live state, shared by every generation that routes to it:
 //! its address (re-resolved when it is a DNS name), its connections in
 //! flight, and its health from passive failures and active probes.
+//!
+//! Every forwarder thread reads it for every connection (the router's
+//! candidates) and counts its connections in it: the reads take no lock,
+//! and the live count has a cache line of its own, so that one thread's
+//! count does not take the line the other threads read from.
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
 
 /// Longest passive ejection, however many in a row.
 const MAX_EJECT: Duration = Duration::from_secs(300);
@@ -13,12 +20,20 @@ const MAX_EJECT: Duration = Duration::from_secs(300);
 pub struct Upstream {
     /// `host:port` as the catalog gives it.
     pub address: String,
-    /// Resolved addresses; one entry when `address` is an IP literal.
+    /// The address when `address` is an IP literal: it never changes.
+    literal: Option<SocketAddr>,
+    /// Resolved addresses of a DNS name.
     addrs: RwLock<Vec<SocketAddr>>,
-    active: AtomicU32,
+    active: CachePadded<AtomicU32>,
     passive: Mutex<Passive>,
+    /// Passive failures or an ejection are recorded: a success must clear
+    /// them. A success takes the lock only then.
+    troubled: AtomicBool,
+    /// End of the current ejection, in nanoseconds after `born` (0: none).
+    ejected_until: AtomicU64,
+    born: Instant,
     /// Set by active probes; true until a probe says otherwise.
-    probe_healthy: std::sync::atomic::AtomicBool,
+    probe_healthy: AtomicBool,
     /// Idle keep-alive connections (http endpoints).
     pub http_idle: super::http::pool::IdlePool,
 }
@@ -27,28 +42,34 @@ pub struct Upstream {
 struct Passive {
     failures: u32,
     ejections: u32,
-    ejected_until: Option<Instant>,
 }
 
 impl Upstream {
     pub fn new(address: &str) -> Upstream {
-        let addrs = address.parse::<SocketAddr>().into_iter().collect();
+        let literal = address.parse::<SocketAddr>().ok();
         Upstream {
             address: address.to_string(),
-            addrs: RwLock::new(addrs),
-            active: AtomicU32::new(0),
+            literal,
+            addrs: RwLock::new(literal.into_iter().collect()),
+            active: CachePadded::new(AtomicU32::new(0)),
             passive: Mutex::new(Passive::default()),
-            probe_healthy: std::sync::atomic::AtomicBool::new(true),
+            troubled: AtomicBool::new(false),
+            ejected_until: AtomicU64::new(0),
+            born: Instant::now(),
+            probe_healthy: AtomicBool::new(true),
             http_idle: Default::default(),
         }
     }
 
     /// True when the address needs DNS.
     pub fn is_name(&self) -> bool {
-        self.address.parse::<SocketAddr>().is_err()
+        self.literal.is_none()
     }
 
     pub fn addrs(&self) -> Vec<SocketAddr> {
+        if let Some(a) = self.literal {
+            return vec![a];
+        }
         self.addrs.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -67,9 +88,15 @@ impl Upstream {
     }
 
     pub fn healthy(&self, now: Instant) -> bool {
-        let passive = self.passive.lock().unwrap_or_else(|p| p.into_inner());
-        let ejected = passive.ejected_until.is_some_and(|t| t > now);
+        let until = self.ejected_until.load(Ordering::Acquire);
+        let ejected = until != 0 && self.nanos(now) < until;
         !ejected && self.probe_healthy.load(Ordering::Relaxed)
+    }
+
+    /// `t` in nanoseconds after `born`, at least 1 (0 means "not ejected").
+    fn nanos(&self, t: Instant) -> u64 {
+        let n = t.saturating_duration_since(self.born).as_nanos();
+        u64::try_from(n).unwrap_or(u64::MAX).max(1)
     }
 
     pub fn set_probe_healthy(&self, healthy: bool) -> bool {
@@ -78,15 +105,19 @@ impl Upstream {
 
     /// A connection to it succeeded: passive failures start over.
     pub fn succeeded(&self) {
-        let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
-        if p.failures != 0 || p.ejected_until.is_some() {
-            *p = Passive::default();
+        if !self.troubled.load(Ordering::Acquire) {
+            return;
         }
+        let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
+        *p = Passive::default();
+        self.ejected_until.store(0, Ordering::Release);
+        self.troubled.store(false, Ordering::Release);
     }
 
     /// A connection failed; returns the ejection when this one triggers it.
     pub fn failed(&self, after: u32, base: Duration, now: Instant) -> Option<Duration> {
         let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
+        self.troubled.store(true, Ordering::Release);
         p.failures += 1;
         if p.failures < after.max(1) {
             return None;
@@ -96,7 +127,8 @@ impl Upstream {
             .min(MAX_EJECT);
         p.failures = 0;
         p.ejections += 1;
-        p.ejected_until = Some(now + eject);
+        self.ejected_until
+            .store(self.nanos(now + eject), Ordering::Release);
         Some(eject)
     }
 }
@@ -110,3 +142,7 @@ impl Drop for ActiveGuard {
         self.0.active.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+#[path = "upstream_tests.rs"]
+mod tests;
