@@ -3,7 +3,8 @@
 //! flight, and its health from passive failures and active probes.
 //!
 //! Every forwarder thread reads it for every connection (the router's
-//! candidates) and counts its connections in it: the reads take no lock,
+//! candidates) and counts its connections in it: its health and an IP
+//! literal's address are read without a lock,
 //! and the live count has a cache line of its own, so that one thread's
 //! count does not take the line the other threads read from.
 use std::net::SocketAddr;
