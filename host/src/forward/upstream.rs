@@ -4,9 +4,9 @@
 //!
 //! Every forwarder thread reads it for every connection (the router's
 //! candidates) and counts its connections in it: its health and an IP
-//! literal's address are read without a lock,
-//! and the live count has a cache line of its own, so that one thread's
-//! count does not take the line the other threads read from.
+//! literal's address are read without a lock, and the live count has a
+//! cache line of its own, so that one thread's count does not take the
+//! line the other threads read from.
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
