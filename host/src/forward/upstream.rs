@@ -51,7 +51,7 @@ impl Upstream {
         Upstream {
             address: address.to_string(),
             literal,
-            addrs: RwLock::new(literal.into_iter().collect()),
+            addrs: RwLock::new(Vec::new()),
             active: CachePadded::new(AtomicU32::new(0)),
             passive: Mutex::new(Passive::default()),
             troubled: AtomicBool::new(false),
