@@ -26,10 +26,15 @@ extern "C" fn stop_testenv() {
     }
 }
 
-/// The cluster of this test binary, started on first use.
+/// The cluster of this test binary, started on first use. Its state dir is
+/// `$BINDERY_TESTENV_DIR-<name>` (default `$TMPDIR/bindery-testenv-<name>`),
+/// so that test runs of two checkouts on one machine never share one.
 pub fn cluster(name: &str) -> &'static Cluster {
     CLUSTER.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bindery-testenv-{name}"));
+        let prefix = std::env::var_os("BINDERY_TESTENV_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("bindery-testenv"));
+        let dir = PathBuf::from(format!("{}-{name}", prefix.display()));
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)
             .stderr(Stdio::inherit())

@@ -25,10 +25,12 @@ pub fn target_root() -> PathBuf {
 }
 
 /// Build the Cargo workspace in `dir` (relative to the repository root) for
-/// `wasm32-wasip2` into `target_root()/<target>`, with its own lock file,
+/// `wasm32-wasip2` into `target_root()/<target>-<WIT digest>`, with its own lock file,
 /// and return the directory of the release components.
 pub fn build_components(dir: &str, target: &str) -> PathBuf {
-    let target = target_root().join(target);
+    // Per WIT digest, as build.rs does: cargo does not know that wit-bindgen
+    // reads the WIT files, and would keep components of an older contract.
+    let target = target_root().join(format!("{target}-{}", env!("BINDERY_WIT_DIGEST")));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(repo_root().join(dir))
         .args([
@@ -109,10 +111,10 @@ pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
     } else {
         bindery::plugin::bindings::Scheme::Http
     };
-    let target = RouteTarget {
-        url: url.to_string(),
+    let target = RouteTarget::new(
+        url.to_string(),
         scheme,
-        upstreams: (0..spec.len())
+        (0..spec.len())
             .map(|i| {
                 UpstreamView::new(
                     format!("10.0.0.{}:7480", 11 + i),
@@ -121,7 +123,7 @@ pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
                 )
             })
             .collect(),
-    };
+    );
     let candidates = spec
         .iter()
         .zip(&target.upstreams)
