@@ -232,8 +232,7 @@ async fn h2c_prior_knowledge_streams_are_routed_per_request() {
         [3, 3, 3],
         "{spread:?}"
     );
-    // Concurrent streams: every one answered, spread over the pool (router
-    // instances run in parallel, each with its own rotation).
+    // Concurrent streams: every one answered, spread over the pool.
     let seen = futures_join((0..30).map(|i| h2_get(sender.clone(), i))).await;
     assert_eq!(seen.len(), 30);
     assert!(
@@ -703,4 +702,43 @@ async fn an_idle_pooled_connection_the_upstream_closed_is_closed_without_another
         "closed only after {after:?}"
     );
     drop(client);
+}
+
+/// 12 requests, each on a connection of its own (as `curl` in a loop sends
+/// them), over 12 healthy upstreams reach 12 different upstreams, whichever
+/// of the forwarder's four threads accepts each connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_is_one_rotation_across_connections_and_threads() {
+    let mut ups = Vec::new();
+    for i in 0..12 {
+        ups.push(upstream(i).await);
+    }
+    let mut catalog = format!("endpoints:\n  - url: {URL}\n    upstreams:\n");
+    for a in addrs(&ups) {
+        catalog += &format!("      - address: {a}\n");
+    }
+    let port = free_port();
+    let policy = format!("{RR}ports: {{first: {port}, last: {port}}}\n");
+    let fwd = Standalone::start_env(
+        &[
+            ("catalog.yaml", catalog.as_bytes()),
+            ("policy.yaml", policy.as_bytes()),
+        ],
+        1,
+        &[],
+        &[("BINDERY_FORWARD_THREADS", "4")],
+    );
+    let mut seen = Vec::new();
+    for i in 0..12 {
+        let mut client = h1(fwd.addr).await;
+        let req = get(&format!("/bucket/{i}"))
+            .header("connection", "close")
+            .body(Full::default())
+            .expect("request");
+        let (resp, _) = send(&mut client, req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        seen.push(header(&resp, "x-index").to_string());
+    }
+    let spread = tally(seen);
+    assert_eq!(spread.len(), 12, "{spread:?}");
 }

@@ -17,6 +17,7 @@ use support::forward::{
     finish, free_port, hold, hold_from, http_get_on, tagged, tagged_servers, wait_for,
 };
 use support::guest;
+use support::standalone::Standalone;
 
 const ROUND_ROBIN: &str = "router: {plugin: builtin:round-robin}";
 
@@ -29,8 +30,8 @@ fn count(tags: impl IntoIterator<Item = usize>) -> HashMap<usize, usize> {
 }
 
 /// Each of `upstreams` got `each` connections, give or take one per
-/// forwarder thread: every thread keeps its own router instance, and so its
-/// own round-robin turn (as nginx's workers do).
+/// forwarder thread (the bound of a rotation per thread; the endpoint's
+/// shared turn keeps it exact).
 fn assert_even(counts: &HashMap<usize, usize>, upstreams: usize, each: usize, h: &Harness) {
     let slack = h.forwarder.threads();
     for u in 0..upstreams {
@@ -679,7 +680,7 @@ fn drain_finishes_connections_in_flight_and_refuses_new_ones() {
 /// Start the forwarder's drain (drainSeconds of the policy) and wait until
 /// it refuses new connections; the handle says whether everything finished.
 fn start_drain(h: &Harness) -> tokio::task::JoinHandle<bool> {
-    let grace = h.snapshot.policy.policy.forwarding.drain();
+    let grace = h.snapshot.policy.loaded.policy.forwarding.drain();
     let forwarder = h.forwarder.clone();
     let drain = h.rt.spawn(async move { forwarder.drain(grace).await });
     wait_for(
@@ -767,7 +768,7 @@ fn drain_gives_up_after_drain_seconds() {
         &[],
     );
     let (held, _) = hold(h.addr).unwrap();
-    let grace = h.snapshot.policy.policy.forwarding.drain();
+    let grace = h.snapshot.policy.loaded.policy.forwarding.drain();
     let forwarder = h.forwarder.clone();
     let finished = h.rt.block_on(async move { forwarder.drain(grace).await });
     assert!(!finished, "a connection that never ends outlives the drain");
@@ -986,4 +987,34 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
     assert_eq!(value("connect_failures_total"), Some(2));
     assert_eq!(value("connections_accepted_total"), Some(100));
     assert_eq!(value("unreachable_total"), Some(0));
+}
+
+// ------------------------------------------------------- one rotation ----
+
+/// 12 connections, one after another, to an endpoint of 12 healthy
+/// upstreams reach 12 different upstreams, whichever of the forwarder's
+/// threads accepts each: round-robin turns once across the endpoint, not
+/// once per thread.
+#[test]
+fn round_robin_is_one_rotation_across_four_threads() {
+    let servers = tagged_servers(12);
+    let port = free_port();
+    let catalog = catalog("tcp://gw.storage:7480", &addrs(&servers), "");
+    let policy = format!("{ROUND_ROBIN}\nports: {{first: {port}, last: {port}}}\n");
+    let fwd = Standalone::start_env(
+        &[
+            ("catalog.yaml", catalog.as_bytes()),
+            ("policy.yaml", policy.as_bytes()),
+        ],
+        1,
+        &[],
+        &[("BINDERY_FORWARD_THREADS", "4")],
+    );
+    for round in 0..2 {
+        let tags: Vec<usize> = (0..12)
+            .map(|i| ask(fwd.addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+            .collect();
+        let distinct: HashSet<usize> = tags.iter().copied().collect();
+        assert_eq!(distinct.len(), 12, "round {round}: {tags:?}");
+    }
 }

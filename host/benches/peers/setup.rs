@@ -253,7 +253,7 @@ fn nginx(dir: &Path, conf: &str) -> Command {
 /// and how many. Each proxy runs a thread (or worker) per CPU pinned to
 /// it, as Bindery does by default when its threads match its CPU set.
 fn cpus() -> Result<(String, usize), String> {
-    let cpus = bindery::forward::affinity::allowed()
+    let cpus = bindery::forward::serve::affinity::allowed()
         .map_err(|e| format!("reading this process's CPU set: {e}"))?;
     let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
     Ok((list.join(" "), cpus.len()))

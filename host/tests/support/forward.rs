@@ -13,8 +13,9 @@ use bindery::forward::metrics::EndpointCounters;
 use bindery::forward::upstream::Upstream;
 use bindery::forward::{ForwardMetrics, Forwarder};
 use bindery::live::Snapshot;
-use bindery::live::reload::{self, Inputs};
+use bindery::live::reload;
 use bindery::plugin::Runtime;
+use bindery::process::standalone::allocation;
 use sha2::{Digest, Sha256};
 
 /// Generous bound on any wait for an event: the machine is shared.
@@ -51,6 +52,23 @@ pub fn catalog(url: &str, upstreams: &[SocketAddr], metadata: &str) -> String {
     )
 }
 
+/// `catalog.yaml` and the policy of `dir` through the pipeline.
+fn once(
+    dir: &std::path::Path,
+    previous: &bindery::pipeline::Allocation,
+    generation: u64,
+) -> bindery::live::Snapshot {
+    reload::once(
+        plugins(),
+        &dir.join("catalog.yaml"),
+        Some(dir),
+        "bindery-system",
+        previous,
+        generation,
+    )
+    .unwrap_or_else(|e| panic!("policy or catalog refused: {e:?}"))
+}
+
 /// One endpoint served by an in-process [`Forwarder`] on 127.0.0.1.
 pub struct Harness {
     pub forwarder: Arc<Forwarder>,
@@ -60,7 +78,7 @@ pub struct Harness {
     /// Where the endpoint listens.
     pub addr: SocketAddr,
     pub rt: tokio::runtime::Runtime,
-    inputs: Inputs,
+    dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -84,29 +102,23 @@ impl Harness {
             f.start_maintenance();
             f
         };
-        let inputs = Inputs {
-            catalog: dir.path().join("catalog.yaml"),
-            policy: Some(dir.path().to_path_buf()),
-            operator_namespace: "bindery-system".to_string(),
-        };
         for generation in 1..=10 {
             let port = free_port();
             let text = format!("{policy}\nports: {{first: {port}, last: {port}}}\n");
             std::fs::write(dir.path().join("policy.yaml"), text).expect("policy");
-            let snapshot = reload::build(plugins(), &inputs, &Default::default(), generation)
-                .unwrap_or_else(|e| panic!("policy or catalog refused: {e:?}"));
+            let snapshot = once(dir.path(), &Default::default(), generation);
             assert_eq!(
                 snapshot.outcome.projections.len(),
                 1,
                 "one endpoint projected: {:?}",
                 snapshot.outcome.rejections
             );
-            let settings = Arc::new(snapshot.policy.policy.forwarding.clone());
+            let settings = Arc::new(snapshot.policy.loaded.policy.forwarding.clone());
             let served = {
                 let _in = rt.enter();
                 forwarder.apply(
                     &snapshot.outcome.projections,
-                    &snapshot.plugins.router,
+                    &snapshot.policy.plugins.router,
                     &settings,
                     generation,
                 )
@@ -120,7 +132,7 @@ impl Harness {
                         url: s.url,
                         addr: s.addr,
                         rt,
-                        inputs,
+                        dir: dir.path().to_path_buf(),
                         _dir: dir,
                     };
                 }
@@ -137,16 +149,15 @@ impl Harness {
         let port = self.addr.port();
         let text = format!("{policy}\nports: {{first: {port}, last: {port}}}\n");
         std::fs::write(self._dir.path().join("policy.yaml"), text).expect("policy");
-        let previous = reload::allocation(Some(&self.snapshot));
-        let generation = self.snapshot.generation + 1;
-        let snapshot = reload::build(plugins(), &self.inputs, &previous, generation)
-            .unwrap_or_else(|e| panic!("policy or catalog refused: {e:?}"));
-        let settings = Arc::new(snapshot.policy.policy.forwarding.clone());
+        let previous = allocation(Some(&self.snapshot));
+        let generation = self.snapshot.generation() + 1;
+        let snapshot = once(&self.dir, &previous, generation);
+        let settings = Arc::new(snapshot.policy.loaded.policy.forwarding.clone());
         let served = {
             let _in = self.rt.enter();
             self.forwarder.apply(
                 &snapshot.outcome.projections,
-                &snapshot.plugins.router,
+                &snapshot.policy.plugins.router,
                 &settings,
                 generation,
             )
@@ -180,7 +191,13 @@ impl Harness {
 
     /// Times the router plugin failed and round-robin answered.
     pub fn router_fallbacks(&self) -> u64 {
-        self.snapshot.plugins.router.counters().fallbacks.get()
+        self.snapshot
+            .policy
+            .plugins
+            .router
+            .counters()
+            .fallbacks
+            .get()
     }
 }
 

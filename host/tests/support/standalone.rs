@@ -31,12 +31,23 @@ impl Standalone {
 
     /// [`Standalone::start`] with more arguments (`--admin ADDR`, ...).
     pub fn start_with(files: &[(&str, &[u8])], endpoints: usize, args: &[&str]) -> Standalone {
+        Standalone::start_env(files, endpoints, args, &[])
+    }
+
+    /// [`Standalone::start_with`] with environment variables set.
+    pub fn start_env(
+        files: &[(&str, &[u8])],
+        endpoints: usize,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Standalone {
         let dir = super::dir_with(files);
         let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
         let mut child = super::bindery()
             .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
             .args(args)
             .env("RUST_LOG", "bindery=debug")
+            .envs(env.iter().copied())
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .stderr(log)
