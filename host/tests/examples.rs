@@ -7,8 +7,8 @@
 //!
 //! The Rust examples build with cargo for wasm32-wasip2 into
 //! `$CARGO_TARGET_DIR/examples`; the Python one with its `build` script,
-//! which installs the pinned componentize-py into a venv when missing and
-//! skips the build when the sources are unchanged.
+//! given the venv where `testenv/setup` installed the pinned componentize-py
+//! (the script skips the build when the sources are unchanged).
 mod support;
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
 use support::forward::{PATIENCE, Server, ask, free_port, http_get_on, tagged};
 use support::standalone::Standalone;
-use support::{bindery, build_components, repo_root, services, target_root};
+use support::{bindery, build_components, repo_root, services, target_root, tools};
 
 fn example(path: &str) -> PathBuf {
     repo_root().join("examples").join(path)
@@ -38,8 +38,10 @@ fn python_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let out = target_root().join("examples-python/router.wasm");
+        let venv = tools::componentize_py_venv();
         let status = Command::new(example("python-router/build"))
             .arg(&out)
+            .env("BINDERY_TOOLS_VENV", venv)
             .status()
             .expect("running examples/python-router/build");
         assert!(status.success(), "examples/python-router/build failed");

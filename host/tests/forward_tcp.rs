@@ -6,7 +6,7 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use support::forward::{
     Harness, PATIENCE, Server, addrs, ask, catalog, closed_addr, closed_by_peer, echo_with_digest,
     finish, free_port, hold, hold_from, http_get_on, tagged, tagged_servers, wait_for,
 };
-use support::guest;
+use support::{guest, tools};
 
 const ROUND_ROBIN: &str = "router: {plugin: builtin:round-robin}";
 
@@ -393,20 +393,6 @@ fn consistent_hash_keeps_each_client_ip_on_one_upstream() {
 
 // --------------------------------------------------------------- redis ----
 
-/// Install redis-server and redis-tools from Debian when missing; a file
-/// lock keeps concurrent test runs from racing apt.
-fn ensure_redis() {
-    let script = "command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null \
-                  && command -v redis-cli >/dev/null || { apt-get update -q && \
-                  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                  -o DPkg::Lock::Timeout=600 redis-server redis-tools; }";
-    let status = Command::new("flock")
-        .args(["/tmp/bindery-tests-apt.lock", "sh", "-c", script])
-        .status()
-        .expect("running flock/apt-get");
-    assert!(status.success(), "installing redis-server and redis-tools");
-}
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -417,7 +403,7 @@ impl Drop for Killed {
 }
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
+    let out = tools::on_path("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
         .output()
@@ -436,10 +422,9 @@ fn redis_stat(port: u16, field: &str) -> u64 {
 
 #[test]
 fn redis_benchmark_through_the_forwarder_has_no_errors() {
-    ensure_redis();
     let port = free_port();
     let server = Killed(
-        Command::new("redis-server")
+        tools::on_path("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -448,7 +433,7 @@ fn redis_benchmark_through_the_forwarder_has_no_errors() {
             .expect("start redis-server"),
     );
     wait_for("redis-server to answer", || {
-        Command::new("redis-cli")
+        tools::on_path("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &port.to_string(), "ping"])
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
@@ -466,7 +451,7 @@ fn redis_benchmark_through_the_forwarder_has_no_errors() {
     let before = redis_stat(port, "total_commands_processed");
 
     let requests = 20_000;
-    let out = Command::new("redis-benchmark")
+    let out = tools::on_path("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &fwd.to_string()])
         .args(["-n", &requests.to_string(), "-c", "20", "-P", "4"])
         // redis-benchmark 7 stops at the first error reply, with a failure.

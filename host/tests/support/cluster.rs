@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{bindery, repo_root};
+use super::{bindery, repo_root, tools};
 
 pub struct Cluster {
     pub dir: PathBuf,
@@ -30,12 +30,17 @@ extern "C" fn stop_testenv() {
 pub fn cluster(name: &str) -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("bindery-testenv-{name}"));
+        // Installs nothing: what is missing fails here, naming testenv/setup.
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)
+            .env("BINDERY_TESTENV_INSTALL", "0")
             .stderr(Stdio::inherit())
             .output()
             .expect("running testenv/start");
-        assert!(out.status.success(), "testenv/start failed");
+        assert!(
+            out.status.success(),
+            "testenv/start failed (its message is above; a missing tool: run testenv/setup)"
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let kubeconfig = PathBuf::from(stdout.lines().last().expect("kubeconfig path").trim());
         // SAFETY: registering a plain extern "C" fn with no captured state.
@@ -64,7 +69,7 @@ impl Cluster {
     }
 
     pub fn kubectl_status(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("kubectl")
+        let out = tools::kubectl()
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
@@ -79,7 +84,7 @@ impl Cluster {
 
     /// `kubectl apply -f -` of a YAML stream.
     pub fn apply(&self, yaml: &str) {
-        let mut child = Command::new("kubectl")
+        let mut child = tools::kubectl()
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(["apply", "-f", "-"])
