@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use support::forward::{
-    Harness, PATIENCE, Server, addrs, ask, catalog, closed_addr, closed_by_peer, echo_with_digest,
-    finish, free_port, hold, hold_from, http_get_on, tagged, tagged_servers, wait_for,
+    Harness, Server, Standalone, addrs, ask, catalog, closed_addr, closed_by_peer,
+    echo_with_digest, finish, free_port, hold, hold_from, http_get, pin_ports, tagged,
+    tagged_servers,
 };
-use support::{guest, tools};
+use support::{PATIENCE, guest, tools, wait_for};
 
 const ROUND_ROBIN: &str = "router: {plugin: builtin:round-robin}";
 
@@ -122,7 +123,7 @@ fn one_gibibyte_each_way_is_byte_exact_and_the_fin_reaches_the_upstream() {
     );
     drop(client);
     let c = h.counters();
-    wait_for("the connection to end", || c.active.get() == 0);
+    wait_for(PATIENCE, "the connection to end", || c.active.get() == 0);
     assert_eq!(c.bytes_in.get(), (CHUNKS * MIB) as u64);
     assert_eq!(c.bytes_out.get(), (CHUNKS * MIB + 32) as u64);
 }
@@ -432,7 +433,7 @@ fn redis_benchmark_through_the_forwarder_has_no_errors() {
             .spawn()
             .expect("start redis-server"),
     );
-    wait_for("redis-server to answer", || {
+    wait_for(PATIENCE, "redis-server to answer", || {
         tools::on_path("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &port.to_string(), "ping"])
             .output()
@@ -537,13 +538,15 @@ fn idle_timeout_closes_idle_connections_only() {
         closed_by_peer(&mut idle),
         "the idle connection was not closed within {PATIENCE:?}"
     );
-    wait_for("the upstream to see the close", || {
+    wait_for(PATIENCE, "the upstream to see the close", || {
         eofs.load(Ordering::SeqCst) == 2
     });
     // Counted once both sockets are closed, so it may trail the close.
     let c = h.counters();
-    wait_for("the idle close to be counted", || c.idle_closed.get() >= 1);
-    wait_for("the connection to end", || c.active.get() == 0);
+    wait_for(PATIENCE, "the idle close to be counted", || {
+        c.idle_closed.get() >= 1
+    });
+    wait_for(PATIENCE, "the connection to end", || c.active.get() == 0);
     assert_eq!(c.idle_closed.get(), 1);
 }
 
@@ -572,7 +575,9 @@ fn max_connections_closes_the_excess_and_counts_it() {
 
     // A slot frees when a connection ends.
     finish(a).unwrap();
-    wait_for("the first connection to end", || c.active.get() == 1);
+    wait_for(PATIENCE, "the first connection to end", || {
+        c.active.get() == 1
+    });
     let (d, _) = hold(h.addr).expect("a freed slot takes a new connection");
     assert_eq!(c.over_limit.get(), 1);
     finish(b).unwrap();
@@ -615,10 +620,12 @@ fn max_connections_follows_a_policy_reload() {
     h.reload("forwarding: {maxConnections: 2}");
     assert!(refused_over_limit(h.addr));
     finish(held.pop().unwrap()).unwrap();
-    wait_for("one connection to end", || c.active.get() == 2);
+    wait_for(PATIENCE, "one connection to end", || c.active.get() == 2);
     assert!(refused_over_limit(h.addr), "2 in flight, limit 2");
     finish(held.pop().unwrap()).unwrap();
-    wait_for("another connection to end", || c.active.get() == 1);
+    wait_for(PATIENCE, "another connection to end", || {
+        c.active.get() == 1
+    });
     held.push(hold(h.addr).expect("1 in flight, limit 2").0);
     assert_eq!(c.over_limit.get(), 4);
     for s in held {
@@ -668,6 +675,7 @@ fn start_drain(h: &Harness) -> tokio::task::JoinHandle<bool> {
     let forwarder = h.forwarder.clone();
     let drain = h.rt.spawn(async move { forwarder.drain(grace).await });
     wait_for(
+        PATIENCE,
         "new connections to be refused",
         || matches!(TcpStream::connect(h.addr), Err(e) if e.kind() == ErrorKind::ConnectionRefused),
     );
@@ -854,7 +862,9 @@ fn http_health_checks_from_endpoint_metadata_follow_the_status() {
         &[],
     );
     let i = tag_of(&h, flaky.addr);
-    wait_for("probes of /healthz", || probes.load(Ordering::SeqCst) >= 2);
+    wait_for(PATIENCE, "probes of /healthz", || {
+        probes.load(Ordering::SeqCst) >= 2
+    });
     assert!(h.upstreams()[i].healthy(Instant::now()), "200 is healthy");
 
     sick.store(true, Ordering::SeqCst);
@@ -915,34 +925,19 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
     let dead = closed_addr();
     let port = free_port();
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let dir = support::dir_with(&[
-        (
-            "policy.yaml",
-            format!(
-                "ports: {{first: {port}, last: {port}}}\n\
-                 forwarding: {{ejectAfterFailures: 2, ejectSeconds: 600}}\n"
-            )
-            .as_bytes(),
+    let fwd = Standalone::start_with(
+        &pin_ports(
+            "forwarding: {ejectAfterFailures: 2, ejectSeconds: 600}",
+            port,
+            1,
         ),
-        (
-            "catalog.yaml",
-            catalog("tcp://gw.test:9020", &[dead, live.addr], "").as_bytes(),
-        ),
-    ]);
-    let mut child = support::bindery()
-        .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
-        .args(["--listen", "127.0.0.1", "--admin", &admin.to_string()])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bindery standalone");
-    let stdout = child.stdout.take().unwrap();
-    let _child = Killed(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+        &catalog("tcp://gw.test:9020", &[dead, live.addr], ""),
+        &[],
+        1,
+        &["--listen", "127.0.0.1", "--admin", &admin.to_string()],
+    );
     assert_eq!(
-        line.trim(),
+        fwd.lines[0].trim(),
         format!("tcp://gw.test:9020 -> 127.0.0.1:{port}")
     );
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -951,10 +946,10 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
         let got = ask(addr).unwrap_or_else(|e| panic!("connection {i} failed: {e}"));
         assert_eq!(got, 1);
     }
-    wait_for("the admin server", || TcpStream::connect(admin).is_ok());
-    let s = TcpStream::connect(admin).expect("connect to the admin server");
-    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    let (status, metrics) = http_get_on(s, "admin", "/metrics", &[]).expect("GET /metrics");
+    wait_for(PATIENCE, "the admin server", || {
+        TcpStream::connect(admin).is_ok()
+    });
+    let (status, metrics) = http_get(admin, "admin", "/metrics", &[]);
     assert_eq!(status, 200, "{metrics}");
     let value = |family: &str| -> Option<u64> {
         let prefix = format!("bindery_forward_{family}{{url=\"tcp://gw.test:9020\"}} ");
