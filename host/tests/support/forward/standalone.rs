@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Bound on the wait for the endpoint lines: the first load of a large
 /// plugin compiles it, and the machine is shared.
@@ -17,33 +17,50 @@ pub struct Standalone {
     pub addr: SocketAddr,
     /// Every endpoint printed: URL -> where it is served.
     pub endpoints: BTreeMap<String, SocketAddr>,
+    /// The endpoint lines as printed.
+    pub lines: Vec<String>,
+    /// `catalog.yaml`, `policy.yaml`, the plugins and `stderr.log`.
     pub dir: tempfile::TempDir,
 }
 
 impl Standalone {
-    /// `bindery standalone --catalog catalog.yaml --policy .` in a fresh
-    /// directory holding `files` (catalog.yaml, policy.yaml, plugins), once
-    /// it has printed `endpoints` lines `<url> -> <ip>:<port>`. The log goes
-    /// to `stderr.log` there, at debug level.
-    pub fn start(files: &[(&str, &[u8])], endpoints: usize) -> Standalone {
-        Standalone::start_with(files, endpoints, &[])
+    /// `bindery standalone --catalog catalog.yaml --policy .` serving
+    /// `catalog` under `policy`, with `files` (plugins) beside the policy,
+    /// once it has printed `endpoints` lines `<url> -> <ip>:<port>`. The
+    /// ports are the policy's (see [`super::on_free_ports`]). The log goes
+    /// to `stderr.log` in [`Standalone::dir`], at debug level.
+    pub fn start(
+        policy: &str,
+        catalog: &str,
+        files: &[(&str, &[u8])],
+        endpoints: usize,
+    ) -> Standalone {
+        Standalone::start_with(policy, catalog, files, endpoints, &[])
     }
 
     /// [`Standalone::start`] with more arguments (`--admin ADDR`, ...).
-    pub fn start_with(files: &[(&str, &[u8])], endpoints: usize, args: &[&str]) -> Standalone {
-        Standalone::start_env(files, endpoints, args, &[])
+    pub fn start_with(
+        policy: &str,
+        catalog: &str,
+        files: &[(&str, &[u8])],
+        endpoints: usize,
+        args: &[&str],
+    ) -> Standalone {
+        Standalone::start_env(policy, catalog, files, endpoints, args, &[])
     }
 
     /// [`Standalone::start_with`] with environment variables set.
     pub fn start_env(
+        policy: &str,
+        catalog: &str,
         files: &[(&str, &[u8])],
         endpoints: usize,
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Standalone {
-        let dir = super::dir_with(files);
+        let dir = super::layout(policy, catalog, files);
         let log = std::fs::File::create(dir.path().join("stderr.log")).expect("log file");
-        let mut child = super::bindery()
+        let mut child = crate::support::bindery()
             .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
             .args(args)
             .env("RUST_LOG", "bindery=debug")
@@ -64,9 +81,9 @@ impl Standalone {
             }
         });
         let mut printed = Vec::new();
-        let deadline = std::time::Instant::now() + STARTUP;
+        let deadline = Instant::now() + STARTUP;
         while printed.len() < endpoints {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => printed.push(line),
                 Err(_) => {
@@ -91,6 +108,7 @@ impl Standalone {
         Standalone {
             addr: parsed[first],
             endpoints: parsed,
+            lines: printed,
             child,
             dir,
         }
