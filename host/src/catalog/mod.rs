@@ -18,4 +18,4 @@ mod spec;
 pub use entry::{Entry, EntryError};
 pub use format::{CatalogError, load_file, parse_str};
 pub use source::{Source, Sources};
-pub use spec::{BoundEndpoint, BoundEndpointStatus, EndpointSpec, UpstreamSpec, crd_yaml};
+pub use spec::{BoundEndpoint, BoundEndpointStatus, EndpointSpec, Mode, UpstreamSpec, crd_yaml};

@@ -1,12 +1,15 @@
 //! `bindery run`: the process of [`super::Process`] with a cluster. The
 //! catalog adds the `BoundEndpoint` objects of the catalog namespace; every
 //! pass is the reconciler's, every replica serves what the upstream
-//! Services confirm, and the holder of the Lease writes. A refused reload
-//! is also a Warning Event.
+//! Services confirm, and the holder of the Lease writes, and resolves and
+//! probes the upstreams of direct projections with the forwarder's prober
+//! (a change there is a trigger). A refused reload is also a Warning
+//! Event.
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -14,12 +17,14 @@ use super::passes::{self, Mode};
 use super::{Common, Operator, Process, StartError};
 use crate::catalog::bound::BoundSource;
 use crate::catalog::{Entry, Sources};
-use crate::forward::{ListenError, Serving};
+use crate::forward::{Forwarder, ListenError, Serving};
 use crate::live::{PolicyGeneration, Snapshot};
-use crate::pipeline::{Outcome, Projection};
+use crate::pipeline::project::readiness;
+use crate::pipeline::{Outcome, Projection, Reach};
+use crate::policy::Forwarding;
 use crate::reconcile::events::reference;
 use crate::reconcile::watch::Stores;
-use crate::reconcile::{Context, Leadership, Observed, ReconcileMetrics, reconcile};
+use crate::reconcile::{Context, Leadership, Observed, ReconcileMetrics, Upstreams, reconcile};
 
 /// Run until `stop`, then release the Lease and drain the forwarder.
 pub async fn run(
@@ -72,11 +77,14 @@ pub async fn run(
         ok = ready => ok,
     };
     if ready {
+        process.forwarder.direct().notify(process.trigger.clone());
         let mut mode = Reconciling {
             regarding: regarding(&options),
             ctx,
             stores,
             bound,
+            forwarder: process.forwarder.clone(),
+            trigger: process.trigger.clone(),
         };
         passes::run(&mut mode, &mut process, Some(options.resync)).await;
     }
@@ -90,8 +98,28 @@ struct Reconciling {
     ctx: Context,
     stores: Stores,
     bound: Arc<BoundSource>,
+    /// Its prober tracks the direct projections' upstreams.
+    forwarder: Arc<Forwarder>,
+    /// Notified for another pass (a switch to proxy mode waits a pass).
+    trigger: Arc<Notify>,
     /// What a refused reload's Event regards.
     regarding: Option<ObjectReference>,
+}
+
+/// The forwarder's prober and resolver, under the policy's settings.
+struct Probed<'a> {
+    forwarder: &'a Forwarder,
+    settings: &'a Forwarding,
+}
+
+impl Upstreams for Probed<'_> {
+    async fn track(&self, direct: &[Projection], live: &[Arc<EndpointSlice>]) -> Reach {
+        let seeds = readiness(live.iter().map(AsRef::as_ref));
+        self.forwarder
+            .direct()
+            .track(direct, self.settings, &seeds)
+            .await
+    }
 }
 
 impl Mode for Reconciling {
@@ -105,12 +133,20 @@ impl Mode for Reconciling {
             entries,
             bound: self.bound.objects(),
             services: self.stores.services.state(),
+            slices: self.stores.slices.state(),
             namespaces: self.stores.namespace_names(),
             policy: policy.clone(),
         };
-        let pass = reconcile(&self.ctx, &observed).await;
+        let upstreams = Probed {
+            forwarder: &self.forwarder,
+            settings: &policy.loaded.policy.forwarding,
+        };
+        let pass = reconcile(&self.ctx, &observed, &upstreams).await;
         for e in &pass.errors {
             tracing::warn!(error = %e, "pass error; retried on the next pass");
+        }
+        if pass.again {
+            self.trigger.notify_one();
         }
         (pass.outcome, pass.confirmed)
     }

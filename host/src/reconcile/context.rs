@@ -1,11 +1,12 @@
 //! What a pass needs besides its inputs: the client, where it works, the
 //! leadership, Events, metrics, and what the previous pass allocated.
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use super::events::Events;
 use super::lease::Leadership;
 use super::metrics::ReconcileMetrics;
-use crate::pipeline::Allocation;
+use crate::pipeline::{Allocation, Projection};
 
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "bindery";
@@ -24,6 +25,8 @@ pub struct Context {
     pub concurrency: usize,
     /// Ports the last pass allocated, kept until the Services show them.
     pub(crate) allocated: Mutex<Allocation>,
+    /// URLs the last pass confirmed: the forwarder has served them since.
+    served: Mutex<HashSet<String>>,
 }
 
 impl Context {
@@ -43,6 +46,7 @@ impl Context {
             metrics,
             concurrency: 16,
             allocated: Mutex::new(Allocation::new()),
+            served: Mutex::new(HashSet::new()),
         }
     }
 
@@ -64,5 +68,22 @@ impl Context {
 
     pub(crate) fn remember(&self, allocation: Allocation) {
         *self.allocated.lock().unwrap_or_else(|p| p.into_inner()) = allocation;
+    }
+
+    /// URLs of `confirmed` that the last pass confirmed too: the forwarder
+    /// of this replica serves them (it applies what a pass confirms right
+    /// after the pass).
+    pub(crate) fn served_before(&self, confirmed: &[Projection]) -> HashSet<String> {
+        let before = self.served.lock().unwrap_or_else(|p| p.into_inner());
+        confirmed
+            .iter()
+            .map(|p| p.key.url.to_string())
+            .filter(|u| before.contains(u))
+            .collect()
+    }
+
+    pub(crate) fn remember_served(&self, confirmed: &[Projection]) {
+        *self.served.lock().unwrap_or_else(|p| p.into_inner()) =
+            confirmed.iter().map(|p| p.key.url.to_string()).collect();
     }
 }

@@ -38,6 +38,9 @@ pub struct Upstream {
     born: Instant,
     /// Set by active probes; true until a probe says otherwise.
     probe_healthy: AtomicBool,
+    /// Why the last resolution of a DNS name failed, while it keeps the
+    /// addresses of the answer before.
+    resolve_failure: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +64,7 @@ impl Upstream {
             ejected_until: AtomicU64::new(0),
             born: Instant::now(),
             probe_healthy: AtomicBool::new(true),
+            resolve_failure: Mutex::new(None),
         }
     }
 
@@ -76,8 +80,36 @@ impl Upstream {
         self.addrs.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn set_addrs(&self, addrs: Vec<SocketAddr>) {
-        *self.addrs.write().unwrap_or_else(|p| p.into_inner()) = addrs;
+    /// Keep the answer of a resolution; true when the addresses changed.
+    pub fn set_addrs(&self, addrs: Vec<SocketAddr>) -> bool {
+        *self
+            .resolve_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        let mut now = self.addrs.write().unwrap_or_else(|p| p.into_inner());
+        let changed = *now != addrs;
+        *now = addrs;
+        changed
+    }
+
+    /// A resolution failed: its addresses stay. True when the failure is
+    /// news (another message, or the first).
+    pub fn set_resolve_failure(&self, why: String) -> bool {
+        let mut f = self
+            .resolve_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let news = f.as_deref() != Some(why.as_str());
+        *f = Some(why);
+        news
+    }
+
+    /// Why the last resolution failed, if it did.
+    pub fn resolve_failure(&self) -> Option<String> {
+        self.resolve_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn active(&self) -> u32 {
@@ -102,6 +134,7 @@ impl Upstream {
         u64::try_from(n).unwrap_or(u64::MAX).max(1)
     }
 
+    /// The active probes' verdict; true when it changed.
     pub fn set_probe_healthy(&self, healthy: bool) -> bool {
         self.probe_healthy.swap(healthy, Ordering::Relaxed) != healthy
     }
