@@ -10,121 +10,22 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::cluster::{Cluster, Operator, cluster};
+use support::kube_proxy::{UP_PORT, dnat, ip4, node, root_iptables};
 use support::netns::{Netns, NsServer, who};
-use support::{tools, wait_for};
+use support::wait_for;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const OP: &str = "dm-op";
 const APPS: &str = "dm-apps";
 const ACCOUNT: &str = "dm";
-/// The upstreams' port, and the Service's (the URL's).
-const UP_PORT: u16 = 9000;
+/// The Service's port (the URL's).
 const SVC_PORT: u16 = 80;
 const NAME: &str = "rgw.bindery.test";
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The node: its namespace with kube-proxy, the upstreams' namespace.
-struct Node {
-    up: Netns,
-    /// The operator's kubeconfig inside the node (the relay's address).
-    kubeconfig: PathBuf,
-    _kube_proxy: Proc,
-    _dir: tempfile::TempDir,
-    node: Netns,
-}
-
-fn ip4(last: u8) -> IpAddr {
-    IpAddr::from([10, 77, 0, last])
-}
-
-fn root_iptables() -> String {
-    let out = tools::on_path("iptables-save").output().expect("iptables-save");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn node(c: &Cluster) -> Node {
-    let id = std::process::id() % 100_000;
-    let node = Netns::new(&format!("bd-node-{id}"));
-    let up = Netns::new(&format!("bd-up-{id}"));
-    let addrs: Vec<String> = (2..=6).map(|i| format!("10.77.0.{i}/24")).collect();
-    let addrs: Vec<&str> = addrs.iter().map(String::as_str).collect();
-    node.veth(&format!("bdn{id}"), "10.77.0.1/24", &up, &format!("bdu{id}"), &addrs);
-    // A ClusterIP needs a route before kube-proxy's DNAT rewrites it.
-    node.ip(&["route", "add", "default", "via", "10.77.0.2"]);
-
-    let text = std::fs::read_to_string(&c.kubeconfig).expect("kubeconfig");
-    let server = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("server: https://"))
-        .expect("server line")
-        .to_string();
-    let api: SocketAddr = server.parse().expect("apiserver address");
-    let inside = SocketAddr::from(([127, 0, 0, 1], 6443));
-    node.relay(inside, api);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(&kubeconfig, text.replace(&server, &inside.to_string())).expect("kubeconfig");
-
-    c.apply(
-        "apiVersion: v1\nkind: Node\nmetadata: {name: bd-node}\nstatus:\n  addresses: [{type: InternalIP, address: 10.77.0.1}]\n",
-    );
-    let config = dir.path().join("kube-proxy.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-clientConnection: {{kubeconfig: {}}}
-hostnameOverride: bd-node
-mode: iptables
-clusterCIDR: 10.244.0.0/16
-bindAddress: 10.77.0.1
-healthzBindAddress: 127.0.0.1:10256
-metricsBindAddress: 127.0.0.1:10249
-iptables: {{minSyncPeriod: 0s}}
-# The conntrack sysctls are left alone: some are not per namespace.
-conntrack: {{maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}}
-",
-            kubeconfig.display()
-        ),
-    )
-    .expect("kube-proxy config");
-    let log = std::fs::File::create(c.dir.join("kube-proxy.log")).expect("log");
-    let kube_proxy = node
-        .exec(&tools::kube_proxy())
-        .arg(format!("--config={}", config.display()))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting kube-proxy");
-    Node {
-        up,
-        kubeconfig,
-        _kube_proxy: Proc(kube_proxy),
-        _dir: dir,
-        node,
-    }
-}
 
 fn policy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -196,20 +97,6 @@ fn listed(c: &Cluster) -> BTreeMap<String, String> {
 fn cluster_ip(c: &Cluster) -> Option<SocketAddr> {
     let ip = c.get("svc", APPS, "ceph", "{.spec.clusterIP}")?;
     Some(SocketAddr::new(ip.parse().ok()?, SVC_PORT))
-}
-
-/// kube-proxy's NAT rules in the node.
-fn rules(n: &Netns) -> String {
-    let out = n
-        .exec(std::path::Path::new("iptables-save"))
-        .args(["-t", "nat"])
-        .output()
-        .expect("iptables-save in the node");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn dnat(n: &Netns, last: u8) -> bool {
-    rules(n).contains(&format!("--to-destination 10.77.0.{last}:{UP_PORT}"))
 }
 
 /// `n` connections from the node: answers by upstream, and failures.

@@ -18,7 +18,7 @@ pub enum Host<'a> {
 pub fn split(address: &str) -> Option<(Host<'_>, u16)> {
     let address = address.trim();
     if let Ok(sa) = address.parse::<SocketAddr>() {
-        return Some((Host::Ip(canonical(sa.ip())), sa.port()));
+        return (sa.port() > 0).then(|| (Host::Ip(canonical(sa.ip())), sa.port()));
     }
     let (host, port) = address.rsplit_once(':')?;
     let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;

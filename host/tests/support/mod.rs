@@ -15,6 +15,7 @@ use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
 pub mod forward;
+pub mod kube_proxy;
 pub mod netns;
 pub mod tools;
 

@@ -1,0 +1,147 @@
+//! `cargo bench --bench direct`: direct mode through a real kube-proxy
+//! (iptables mode, in a network namespace the bench makes, as the tests'
+//! `support::kube_proxy` node), side by side in one run: a client in the
+//! node's namespace connecting straight to an upstream's IP, and through
+//! the ClusterIP of a direct-mode Service that `bindery run` projected
+//! with that upstream as its one endpoint. New connections per second
+//! (connect, read the server's line, close) and a bulk transfer (echoed),
+//! alternated in rounds; medians and ratios printed. Not a timed test
+//! (BENCHMARKS.md has the measured figures).
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::cluster::{Operator, cluster};
+use support::kube_proxy::{UP_PORT, dnat, ip4, node, root_iptables};
+use support::netns::{Netns, NsServer, who};
+use support::wait_for;
+
+const ROUNDS: usize = 5;
+const CONNECT_FOR: Duration = Duration::from_secs(3);
+const BULK_BYTES: usize = 512 << 20;
+
+fn connections_per_second(n: &Netns, to: SocketAddr) -> f64 {
+    n.enter(move || {
+        let t = Instant::now();
+        let mut done = 0u64;
+        while t.elapsed() < CONNECT_FOR {
+            who(to, Duration::from_secs(2)).expect("a connection");
+            done += 1;
+        }
+        done as f64 / t.elapsed().as_secs_f64()
+    })
+}
+
+/// MiB/s of `BULK_BYTES` written and read back on one connection.
+fn bulk(n: &Netns, to: SocketAddr) -> f64 {
+    n.enter(move || {
+        let mut s = TcpStream::connect(to).expect("connect");
+        let mut line = [0u8; 64];
+        // The server's greeting line first.
+        let mut got = 0;
+        while !line[..got].contains(&b'\n') {
+            got += s.read(&mut line[got..]).expect("greeting");
+        }
+        let mut w = s.try_clone().expect("clone");
+        let t = Instant::now();
+        let writer = std::thread::spawn(move || {
+            let chunk = vec![7u8; 256 << 10];
+            let mut left = BULK_BYTES;
+            while left > 0 {
+                let k = left.min(chunk.len());
+                w.write_all(&chunk[..k]).expect("write");
+                left -= k;
+            }
+        });
+        let mut buf = vec![0u8; 256 << 10];
+        let mut read = 0;
+        while read < BULK_BYTES {
+            let k = s.read(&mut buf).expect("read");
+            assert!(k > 0, "closed early");
+            read += k;
+        }
+        writer.join().expect("writer");
+        (BULK_BYTES as f64 / f64::from(1 << 20)) / t.elapsed().as_secs_f64()
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let before = root_iptables();
+    let c = cluster("bench-direct");
+    let (op, apps) = ("bd-op", "bd-apps");
+    c.namespace(op);
+    c.namespace(apps);
+    let n = node(c);
+    // Many short connections from one client: reuse TIME_WAIT ports (in
+    // the node's namespace only).
+    let sysctl = |k: &str| {
+        let ok = n
+            .node
+            .exec(std::path::Path::new("sysctl"))
+            .args(["-qw", k])
+            .status()
+            .expect("sysctl")
+            .success();
+        assert!(ok, "sysctl {k}");
+    };
+    sysctl("net.ipv4.tcp_tw_reuse=1");
+    sysctl("net.ipv4.ip_local_port_range=10000 65000");
+    let upstream = SocketAddr::new(ip4(3), UP_PORT);
+    let _server = NsServer::start(&n.up, upstream);
+    c.apply(&format!(
+        "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: bench, namespace: {op}}}\nspec:\n  url: tcp://bench.{apps}:80\n  account: bd\n  mode: direct\n  upstreams: [{{address: \"{upstream}\"}}]\n"
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "account: bd\nports: {first: 24000, last: 24099}\nforwarding:\n  healthCheck: {type: tcp, intervalSeconds: 5}\n",
+    )
+    .expect("policy");
+    let policy = dir.path().to_str().expect("utf-8").to_string();
+    let mut operator = Operator::start_with(
+        c,
+        n.node
+            .exec(std::path::Path::new(env!("CARGO_BIN_EXE_bindery"))),
+        &n.kubeconfig,
+        "bd-0",
+        &[
+            "--operator-namespace",
+            op,
+            "--policy",
+            &policy,
+            "--listen",
+            "127.0.0.1",
+        ],
+    );
+    let limit = Duration::from_secs(120);
+    let ip = || c.get("svc", apps, "bench", "{.spec.clusterIP}").unwrap_or_default();
+    wait_for(limit, "the direct Service", || ip().parse::<std::net::IpAddr>().is_ok());
+    let service = SocketAddr::new(ip().parse().expect("ClusterIP"), 80);
+    wait_for(limit, "kube-proxy's rules", || dnat(&n.node, 3));
+
+    let (mut cs, mut cd, mut bs, mut bd) = (vec![], vec![], vec![], vec![]);
+    for round in 0..ROUNDS {
+        cs.push(connections_per_second(&n.node, upstream));
+        cd.push(connections_per_second(&n.node, service));
+        bs.push(bulk(&n.node, upstream));
+        bd.push(bulk(&n.node, service));
+        eprintln!(
+            "round {round}: conn/s straight {:.0} direct {:.0}; bulk MiB/s straight {:.0} direct {:.0}",
+            cs[round], cd[round], bs[round], bd[round]
+        );
+    }
+    let (cs, cd, bs, bd) = (median(cs), median(cd), median(bs), median(bd));
+    println!("new connections/s: straight to the IP {cs:.0}, through the direct-mode Service {cd:.0}: ratio {:.3}", cd / cs);
+    println!("bulk MiB/s (echoed, {} MiB): straight {bs:.0}, direct {bd:.0}: ratio {:.3}", BULK_BYTES >> 20, bd / bs);
+    operator.stop();
+    drop(n);
+    assert_eq!(root_iptables(), before, "the machine's own iptables rules changed");
+}
