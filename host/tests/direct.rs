@@ -385,3 +385,169 @@ fn direct_mode_through_a_real_kube_proxy() {
     drop(n);
     assert_eq!(root_iptables(), before, "the machine's own iptables rules changed");
 }
+
+/// A direct BoundEndpoint `name` in `ns` for `tcp://<host>:80`.
+fn direct_entry(ns: &str, name: &str, host: &str, account: &str, upstreams: &str) -> String {
+    format!(
+        "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  url: tcp://{host}:80\n  account: {account}\n  mode: direct\n  upstreams: [{upstreams}]\n---\n"
+    )
+}
+
+fn status(c: &Cluster, ns: &str, name: &str) -> (String, String) {
+    let path = r#"{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}"#;
+    let ready = c.get("boundendpoint", ns, name, path).unwrap_or_default();
+    let message = c
+        .get(
+            "boundendpoint",
+            ns,
+            name,
+            r#"{.status.conditions[?(@.type=="Ready")].message}"#,
+        )
+        .unwrap_or_default();
+    (ready, message)
+}
+
+fn slices_of(c: &Cluster, ns: &str, service: &str) -> Vec<String> {
+    c.kubectl(&[
+        "get",
+        "endpointslices",
+        "-n",
+        ns,
+        "-l",
+        &format!("kubernetes.io/service-name={service}"),
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ])
+    .split_whitespace()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Direct mode's objects under proxy mode's rules, against the apiserver
+/// (no kube-proxy needed, no traffic: no health check is set): a Service
+/// or an EndpointSlice Bindery does not own is left alone and reported, a
+/// missing namespace waits, an address a slice cannot hold is refused, an
+/// ignored weight is said, orphans go, and two accounts keep apart.
+#[test]
+fn direct_mode_keeps_proxy_modes_safety() {
+    let c = cluster("direct");
+    let (op, op2, apps) = ("ds-op", "ds-op2", "ds-apps");
+    for ns in [op, op2, apps] {
+        c.namespace(ns);
+    }
+    // Someone else's Service, and someone else's slice named as Bindery
+    // would name one of `slc`'s.
+    c.apply(&format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: taken, namespace: {apps}}}\nspec: {{ports: [{{port: 80}}]}}\n---\n\
+         apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: slc-80-v4-9000-0\n  namespace: {apps}\n  labels: {{kubernetes.io/service-name: slc}}\naddressType: IPv4\nendpoints: [{{addresses: [10.9.9.9]}}]\nports: [{{name: theirs, port: 9000}}]\n"
+    ));
+    let up = "{address: \"10.1.2.3:9000\"}";
+    let yaml = [
+        direct_entry(op, "taken", &format!("taken.{apps}"), "ds", up),
+        direct_entry(op, "slc", &format!("slc.{apps}"), "ds", up),
+        direct_entry(op, "later", "later.ds-later", "ds", up),
+        direct_entry(op, "loop", &format!("loop.{apps}"), "ds", "{address: \"127.0.0.1:9000\"}"),
+        direct_entry(
+            op,
+            "heavy",
+            &format!("heavy.{apps}"),
+            "ds",
+            "{address: \"10.1.2.3:9000\", weight: 5}, {address: \"10.1.2.4:9000\"}",
+        ),
+        direct_entry(op, "mine", &format!("mine.{apps}"), "ds", up),
+        direct_entry(op2, "theirs", &format!("theirs.{apps}"), "ds2", up),
+    ]
+    .concat();
+    c.apply(&yaml);
+    let policy = |account: &str, first: u16| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("policy.yaml"),
+            format!("account: {account}\nports: {{first: {first}, last: {}}}\n", first + 99),
+        )
+        .expect("policy");
+        dir
+    };
+    let (p1, p2) = (policy("ds", 23100), policy("ds2", 23200));
+    let args = |ns: &'static str, p: &tempfile::TempDir| -> Vec<String> {
+        [
+            "--operator-namespace",
+            ns,
+            "--policy",
+            p.path().to_str().expect("utf-8"),
+            "--listen",
+            "127.0.1.1",
+            "--resync-seconds",
+            "2",
+            "--lease-seconds",
+            "3",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    };
+    let a1 = args(op, &p1);
+    let a2 = args(op2, &p2);
+    let _one = Operator::start(c, "ds-0", &a1.iter().map(String::as_str).collect::<Vec<_>>());
+    let _two = Operator::start(c, "ds2-0", &a2.iter().map(String::as_str).collect::<Vec<_>>());
+
+    wait_for(LIMIT, "mine Ready", || status(c, op, "mine").0 == "True Projected");
+    wait_for(LIMIT, "theirs Ready", || status(c, op2, "theirs").0 == "True Projected");
+    assert_eq!(slices_of(c, apps, "mine"), ["mine-80-v4-9000-0"]);
+    assert_eq!(
+        c.get("endpointslice", apps, "mine-80-v4-9000-0", "{.metadata.labels.bindery\\.dev/account}"),
+        Some("ds".to_string())
+    );
+    assert_eq!(
+        c.get("endpointslice", apps, "theirs-80-v4-9000-0", "{.metadata.labels.bindery\\.dev/account}"),
+        Some("ds2".to_string())
+    );
+
+    // Conflicts: reported, and the objects left exactly as they were.
+    wait_for(LIMIT, "taken Conflict", || status(c, op, "taken").0 == "False Conflict");
+    assert_eq!(c.get("svc", apps, "taken", "{.metadata.labels}"), Some(String::new()));
+    assert_eq!(slices_of(c, apps, "taken"), Vec::<String>::new());
+    wait_for(LIMIT, "slc Conflict", || status(c, op, "slc").0 == "False Conflict");
+    assert!(status(c, op, "slc").1.contains("EndpointSlice ds-apps/slc-80-v4-9000-0"), "{:?}", status(c, op, "slc"));
+    assert_eq!(
+        c.get("endpointslice", apps, "slc-80-v4-9000-0", "{.endpoints[0].addresses[0]} {.ports[0].name}"),
+        Some("10.9.9.9 theirs".to_string())
+    );
+
+    // Refused address, ignored weight.
+    let (r, m) = status(c, op, "loop");
+    assert_eq!(r, "False Invalid", "{m}");
+    assert!(m.contains("loopback"), "{m}");
+    wait_for(LIMIT, "heavy Ready", || status(c, op, "heavy").0 == "True Projected");
+    let ignored = c
+        .get(
+            "boundendpoint",
+            op,
+            "heavy",
+            r#"{.status.conditions[?(@.type=="SettingsIgnored")].status} {.status.conditions[?(@.type=="SettingsIgnored")].message}"#,
+        )
+        .unwrap_or_default();
+    assert!(ignored.starts_with("True ") && ignored.contains("weight 5"), "{ignored}");
+
+    // Missing namespace: waits, then follows.
+    wait_for(LIMIT, "later NamespaceMissing", || {
+        status(c, op, "later").0 == "False NamespaceMissing"
+    });
+    c.namespace("ds-later");
+    wait_for(LIMIT, "later Ready", || status(c, op, "later").0 == "True Projected");
+    assert_eq!(slices_of(c, "ds-later", "later").len(), 1);
+
+    // Orphans: deleting an entry removes its Service and slices, and only
+    // its account's.
+    c.kubectl(&["delete", "boundendpoint", "-n", op, "mine"]);
+    wait_for(LIMIT, "mine's objects removed", || {
+        c.get("svc", apps, "mine", "{.metadata.name}").is_none() && slices_of(c, apps, "mine").is_empty()
+    });
+    c.kubectl(&["delete", "boundendpoint", "-n", op2, "theirs"]);
+    wait_for(LIMIT, "theirs' objects removed", || {
+        c.get("svc", apps, "theirs", "{.metadata.name}").is_none() && slices_of(c, apps, "theirs").is_empty()
+    });
+    assert_eq!(c.get("svc", apps, "heavy", "{.metadata.labels.bindery\\.dev/account}"), Some("ds".to_string()));
+    assert_eq!(slices_of(c, apps, "heavy").len(), 1);
+    assert_eq!(c.get("svc", apps, "taken", "{.metadata.name}"), Some("taken".to_string()));
+    assert_eq!(slices_of(c, apps, "slc"), ["slc-80-v4-9000-0"]);
+}
