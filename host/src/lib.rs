@@ -8,6 +8,7 @@
 //!   objects) and the spec both share;
 //! - [`policy`]: `policy.yaml`, naming the selectors and plugins;
 //! - [`plugin`]: the sandboxed wasmtime runtime and the three worlds of `wit/`;
+//! - [`artifact`]: plugins pulled from OCI registries, cached by digest;
 //! - [`select`]: account filter and selector plugins;
 //! - [`pool`]: endpoints of one account with the same URL;
 //! - [`name`]: the naming plugin and the checks on what it returns;
@@ -24,6 +25,7 @@
 //! The `bindery` binary (`main.rs`, `cli/`) is the only place that uses
 //! `anyhow`; everything here has typed errors.
 pub mod admin;
+pub mod artifact;
 pub mod catalog;
 pub mod forward;
 pub mod live;
