@@ -1,4 +1,5 @@
 //! `bindery plan --catalog FILE [--policy PATH] [--operator-namespace NS]`
+//! (and the registry flags, for `oci://` plugins)
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,12 +11,14 @@ pub fn run(
     policy: Option<&Path>,
     operator_namespace: &str,
     strict: bool,
+    registry: &super::registry::RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         bindery::model::is_rfc1123_label(operator_namespace),
         "--operator-namespace {operator_namespace:?} is not a namespace name (RFC 1123 label)"
     );
-    let (loaded, _plugins, outcome) = super::prepare(catalog, policy, operator_namespace)?;
+    let (loaded, _plugins, outcome) =
+        super::prepare(catalog, policy, operator_namespace, registry)?;
     let objects = services(&outcome.projections, &loaded.policy, operator_namespace);
     let mut out = String::new();
     for svc in &objects {

@@ -48,6 +48,8 @@ pub struct RunArgs {
     /// Lease duration; the holder renews every third of it.
     #[arg(long, default_value_t = 15)]
     lease_seconds: u64,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -85,6 +87,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         resync: Duration::from_secs(args.resync_seconds),
         lease_duration: Duration::from_secs(args.lease_seconds),
         identity: identity(),
+        runtime: args.registry.runtime_options(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,7 @@
 //! `bindery standalone --catalog FILE [--policy PATH] [--listen IP] [--admin ADDR]`:
 //! the whole pipeline and the forwarder with no cluster, reloaded whenever
-//! the policy (file or directory) or the catalog changes.
+//! the policy (file or directory) or the catalog changes, or the registry
+//! tag of an `oci://` plugin moves.
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -13,7 +14,7 @@ use bindery::live::reload::{self, Inputs};
 use bindery::live::watch::Changes;
 use bindery::live::{Live, Snapshot};
 use bindery::metrics::ProcessMetrics;
-use bindery::plugin::{Runtime, RuntimeOptions};
+use bindery::plugin::Runtime;
 use tokio_util::sync::CancellationToken;
 
 /// Names are computed as if the operator ran in this namespace.
@@ -24,6 +25,7 @@ pub fn run(
     policy: Option<&Path>,
     listen: IpAddr,
     admin_addr: Option<SocketAddr>,
+    registry_args: &super::registry::RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
     let ProcessMetrics {
         registry,
@@ -32,7 +34,10 @@ pub fn run(
         reload: reload_metrics,
     } = ProcessMetrics::default();
 
-    let runtime = Arc::new(Runtime::new(RuntimeOptions::from_env(), plugin_metrics)?);
+    let runtime = Arc::new(Runtime::new(
+        registry_args.runtime_options(),
+        plugin_metrics,
+    )?);
     let inputs = Inputs {
         catalog: catalog.to_path_buf(),
         policy: policy.map(Path::to_path_buf),
@@ -55,6 +60,7 @@ pub fn run(
             anyhow::bail!("nothing to serve: the policy or catalog did not load");
         }
     };
+    runtime.artifacts().watch_tags(changes.trigger());
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

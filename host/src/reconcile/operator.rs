@@ -16,7 +16,7 @@ use crate::admin::{self, Admin};
 use crate::forward::Forwarder;
 use crate::live::Live;
 use crate::metrics::ProcessMetrics;
-use crate::plugin::{Runtime, RuntimeOptions};
+use crate::plugin::Runtime;
 
 /// Run until `stop`, then release the Lease and drain the forwarder.
 pub async fn run(
@@ -32,12 +32,16 @@ pub async fn run(
     } = ProcessMetrics::default();
     let metrics = ReconcileMetrics::default();
     metrics.register(&mut registry);
-    let runtime = Runtime::new(RuntimeOptions::from_env(), plugin_metrics)
+    let runtime = Runtime::new(options.runtime.clone(), plugin_metrics)
         .map_err(|e| RunError::Runtime(e.to_string()))?;
+    let runtime = Arc::new(runtime);
 
     let _dir = configmap_dir(&client, &mut options, &stop).await?;
     let live = Arc::new(Live::new(reload_metrics));
-    let mut inputs = Inputs::load(Arc::new(runtime), &options, live.clone())?;
+    // The first load may pull plugins from a registry: off the async workers.
+    let mut inputs =
+        tokio::task::block_in_place(|| Inputs::load(runtime.clone(), &options, live.clone()))?;
+    runtime.artifacts().watch_tags(inputs.changes.trigger());
     let account = inputs.policy.loaded.policy.account.clone();
     let trigger = Arc::new(Notify::new());
     let leader = Leadership::new(

@@ -18,6 +18,8 @@ pub struct Options {
     pub lease_duration: Duration,
     /// Lease holder identity: the pod name, else the host name.
     pub identity: String,
+    /// The plugin cache and how registries are reached.
+    pub runtime: crate::plugin::RuntimeOptions,
 }
 
 #[derive(Debug, thiserror::Error)]
