@@ -230,7 +230,9 @@ impl Session {
         unreachable!("hosts_for always ends with the registry itself")
     }
 
-    /// HTTPS; then plain HTTP when allowed and HTTPS could not connect.
+    /// HTTPS; then plain HTTP when allowed and HTTPS could not connect
+    /// (but not when the server spoke TLS and its certificate was refused:
+    /// that server has no plain HTTP to offer, and the fix is its CA).
     async fn with_scheme<T>(
         &self,
         host: &str,
@@ -238,7 +240,11 @@ impl Session {
     ) -> Result<T, OciDistributionError> {
         let secure = op(&self.https).await;
         match secure {
-            Err(e) if self.options.allows_plain_http(host) && connect_failed(&e) => {
+            Err(e)
+                if self.options.allows_plain_http(host)
+                    && connect_failed(&e)
+                    && !speaks_tls(&e) =>
+            {
                 tracing::debug!(registry = %host, error = %chain(&e), "HTTPS failed; trying plain HTTP (allowed for this registry)");
                 match op(&self.http).await {
                     Err(plain) if connect_failed(&plain) && !is_tls(&e) => Err(e),
@@ -408,21 +414,39 @@ fn connect_failed(e: &OciDistributionError) -> bool {
 }
 
 fn is_tls(e: &OciDistributionError) -> bool {
+    tls_error(e).is_some()
+}
+
+/// The TLS error under a request error, if any.
+fn tls_error(e: &OciDistributionError) -> Option<&rustls::Error> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.downcast_ref::<rustls::Error>().is_some() {
-            return true;
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(t);
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .is_some_and(|i| i.downcast_ref::<rustls::Error>().is_some())
+        if let Some(t) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<rustls::Error>())
         {
-            return true;
+            return Some(t);
         }
         source = s.source();
     }
-    false
+    None
+}
+
+/// Whether the server answered in TLS (and the handshake failed on its
+/// certificate or an alert), as opposed to not speaking TLS at all.
+fn speaks_tls(e: &OciDistributionError) -> bool {
+    matches!(
+        tls_error(e),
+        Some(
+            rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::AlertReceived(_)
+        )
+    )
 }
 
 /// An error and its causes on one line.

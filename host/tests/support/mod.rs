@@ -9,6 +9,7 @@ use bindery::metrics::PluginMetrics;
 use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
+pub mod registry;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
