@@ -414,7 +414,7 @@ fn connect_failed(e: &OciDistributionError) -> bool {
 }
 
 fn is_tls(e: &OciDistributionError) -> bool {
-    tls_error(e).is_some()
+    tls_error(e).is_some() || speaks_tls(e)
 }
 
 /// The TLS error under a request error, if any.
@@ -439,14 +439,25 @@ fn tls_error(e: &OciDistributionError) -> Option<&rustls::Error> {
 /// Whether the server answered in TLS (and the handshake failed on its
 /// certificate or an alert), as opposed to not speaking TLS at all.
 fn speaks_tls(e: &OciDistributionError) -> bool {
-    matches!(
+    let typed = matches!(
         tls_error(e),
         Some(
             rustls::Error::InvalidCertificate(_)
                 | rustls::Error::NoCertificatesPresented
                 | rustls::Error::AlertReceived(_)
         )
-    )
+    );
+    // The connector may hand the TLS error over as text only: rustls's
+    // own wording of the same three errors.
+    let text = chain(e);
+    typed
+        || [
+            "invalid peer certificate",
+            "peer sent no certificates",
+            "received fatal alert",
+        ]
+        .iter()
+        .any(|t| text.contains(t))
 }
 
 /// An error and its causes on one line.

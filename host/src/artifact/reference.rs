@@ -123,10 +123,11 @@ pub fn host_of(registry: &str) -> &str {
 
 fn check_registry(registry: &str) -> Result<(), String> {
     let host = host_of(registry);
-    let port_ok = match registry
-        .strip_prefix(host)
-        .map(|r| r.trim_start_matches(']'))
-    {
+    let rest = match registry.strip_prefix('[') {
+        Some(r) => r.split_once(']').map(|(_, port)| port),
+        None => registry.strip_prefix(host),
+    };
+    let port_ok = match rest {
         Some("") => true,
         Some(p) => p
             .strip_prefix(':')

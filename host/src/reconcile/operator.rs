@@ -39,8 +39,12 @@ pub async fn run(
     let _dir = configmap_dir(&client, &mut options, &stop).await?;
     let live = Arc::new(Live::new(reload_metrics));
     // The first load may pull plugins from a registry: off the async workers.
-    let mut inputs =
-        tokio::task::block_in_place(|| Inputs::load(runtime.clone(), &options, live.clone()))?;
+    let mut inputs = {
+        let (rt, opts, live) = (runtime.clone(), options.clone(), live.clone());
+        tokio::task::spawn_blocking(move || Inputs::load(rt, &opts, live))
+            .await
+            .map_err(|e| RunError::Runtime(format!("the first policy load failed: {e}")))??
+    };
     runtime.artifacts().watch_tags(inputs.changes.trigger());
     let account = inputs.policy.loaded.policy.account.clone();
     let trigger = Arc::new(Notify::new());

@@ -268,13 +268,20 @@ fn kustomize_base_is_the_chart_with_its_defaults() {
 #[test]
 fn kustomize_registry_component_is_the_chart_with_registry_values() {
     let overlay = tempfile::tempdir().unwrap();
-    let root = repo_root();
+    // kustomize takes only relative paths to a base: up to / and down.
+    let up = "../".repeat(overlay.path().components().count() - 1);
+    let base = format!(
+        "{up}{}",
+        repo_root()
+            .join(KUSTOMIZE)
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+    );
     std::fs::write(
         overlay.path().join("kustomization.yaml"),
         format!(
-            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{}]\ncomponents: [{}]\n",
-            root.join(KUSTOMIZE).display(),
-            root.join(KUSTOMIZE).join("components/registry").display()
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{base}]\ncomponents: [{base}/components/registry]\n",
         ),
     )
     .unwrap();
