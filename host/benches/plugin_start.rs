@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 #[path = "../tests/support/registry.rs"]
 #[allow(dead_code)]
 mod registry;
+#[path = "../tests/support/tools.rs"]
+#[allow(dead_code)]
+mod tools;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,6 +40,7 @@ fn python_router() -> PathBuf {
     let out = target_root().join("examples-python/router.wasm");
     let status = Command::new(repo_root().join("examples/python-router/build"))
         .arg(&out)
+        .env("BINDERY_TOOLS_VENV", tools::componentize_py_venv())
         .status()
         .expect("running examples/python-router/build");
     assert!(status.success(), "examples/python-router/build failed");

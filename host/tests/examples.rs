@@ -8,23 +8,24 @@
 //!
 //! The Rust examples build with cargo for wasm32-wasip2 into
 //! `$CARGO_TARGET_DIR/examples`; the Python one with its `build` script,
-//! which installs the pinned componentize-py into a venv when missing and
-//! skips the build when the sources are unchanged.
+//! given the venv where `testenv/setup` installed the pinned componentize-py
+//! (the script skips the build when the sources are unchanged).
 mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
-use support::forward::{PATIENCE, Server, ask, free_port, http_get_on, tagged};
+use support::forward::{
+    Server, Standalone, ask, catalog_of, entry, http_get, on_free_ports, tagged,
+};
 use support::registry::{Options as RegistryOptions, Registry};
-use support::standalone::Standalone;
-use support::{bindery, build_components, repo_root, services, target_root};
+use support::{bindery, build_components, repo_root, services, target_root, tools};
 
 fn example(path: &str) -> PathBuf {
     repo_root().join("examples").join(path)
@@ -40,8 +41,10 @@ fn python_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let out = target_root().join("examples-python/router.wasm");
+        let venv = tools::componentize_py_venv();
         let status = Command::new(example("python-router/build"))
             .arg(&out)
+            .env("BINDERY_TOOLS_VENV", venv)
             .status()
             .expect("running examples/python-router/build");
         assert!(status.success(), "examples/python-router/build failed");
@@ -79,12 +82,10 @@ fn checks(wasm: impl AsRef<std::ffi::OsStr>, world: &str, good: &str, bad: &str,
     );
 }
 
-/// The example's `policy/policy.yaml`, plus `extra` YAML.
-fn example_policy(example: &str, extra: &str) -> String {
+/// The example's `policy/policy.yaml`.
+fn example_policy(example: &str) -> String {
     let path = self::example(example).join("policy/policy.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    format!("{text}{extra}")
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -126,7 +127,7 @@ fn custom_naming_checks_and_plans_team_names() {
         r#"defaultTeam "Ops" is not usable in a Service name"#,
     );
 
-    let policy = example_policy("custom-naming", "");
+    let policy = example_policy("custom-naming");
     let dir = support::dir_with(&[
         ("policy.yaml", policy.as_bytes()),
         ("custom_naming.wasm", &read(&wasm)),
@@ -250,43 +251,29 @@ fn shop() -> Shop {
         ("globex-1", "globex"),
         ("shared-1", "shared"),
     ];
-    let mut catalog = String::from("endpoints:\n");
-    let mut entry = |url: &str, tenant: &str, addr: SocketAddr| {
-        catalog += &format!(
-            "  - url: {url}\n    labels: {{tenant: {tenant}}}\n    upstreams: [{{address: \"{addr}\"}}]\n"
-        );
+    let mut entries = Vec::new();
+    let tenant = |url: &str, tenant: &str, addr: SocketAddr| {
+        entry(url, &[addr], &format!("labels: {{tenant: {tenant}}}"))
     };
     let mut http = BTreeMap::new();
-    for (name, tenant) in tenants {
+    for (name, owner) in tenants {
         let server = named_http(name);
-        entry(API, tenant, server.addr);
+        entries.push(tenant(API, owner, server.addr));
         http.insert(name, server);
     }
     let tcp: Vec<Server> = (0..2).map(|i| Server::start(tagged(i))).collect();
-    entry(CACHE, "acme", tcp[0].addr);
-    entry(CACHE, "shared", tcp[1].addr);
+    entries.push(tenant(CACHE, "acme", tcp[0].addr));
+    entries.push(tenant(CACHE, "shared", tcp[1].addr));
     Shop {
         http,
         _tcp: tcp,
-        catalog,
-    }
-}
-
-/// `first` such that `first` and `first + 1` are free on 127.0.0.1.
-fn two_free_ports() -> u16 {
-    loop {
-        let first = free_port();
-        if first < u16::MAX && TcpListener::bind(("127.0.0.1", first + 1)).is_ok() {
-            return first;
-        }
+        catalog: catalog_of(&entries),
     }
 }
 
 /// One GET with `headers` on a connection of its own: status and body.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect to the forwarder");
-    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    http_get_on(s, "api.shop:8080", path, headers).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    http_get(addr, "api.shop:8080", path, headers)
 }
 
 /// Which upstreams answered `n` requests, by name; panics on a non-200.
@@ -325,20 +312,13 @@ fn routes_by_tenant(
     args: &[&str],
 ) {
     let mut shop = shop();
-    let first = two_free_ports();
-    let policy = edit(example_policy(
-        example,
-        &format!("ports: {{first: {first}, last: {}}}\n", first + 1),
-    ));
+    let policy = on_free_ports(&edit(example_policy(example)), 2);
     let component = plugin.map(|(name, path)| (name, read(path)));
-    let mut files: Vec<(&str, &[u8])> = vec![
-        ("catalog.yaml", shop.catalog.as_bytes()),
-        ("policy.yaml", policy.as_bytes()),
-    ];
-    if let Some((name, bytes)) = &component {
-        files.push((name, bytes));
-    }
-    let fwd = Standalone::start_with(&files, 2, args);
+    let files: Vec<(&str, &[u8])> = component
+        .iter()
+        .map(|(name, bytes)| (*name, bytes.as_slice()))
+        .collect();
+    let fwd = Standalone::start_with(&policy, &shop.catalog, &files, 2, args);
     let api = fwd.endpoint(API);
 
     // By header: only the tenant's upstreams, in turn.
@@ -453,7 +433,7 @@ fn python_router_from_a_registry_routes_each_tenant_to_its_upstreams() {
         r#"path prefix "acme" must start with '/'"#,
     );
     let example = "oci://127.0.0.1:5000/examples/python-router:v1";
-    let policy = example_policy("python-router", "");
+    let policy = example_policy("python-router");
     assert!(
         policy.contains(example),
         "the example's policy names {example}:\n{policy}"

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use support::forward::Standalone;
 use support::registry::{Options, Registry, free_addr};
-use support::standalone::Standalone;
 
 /// `bindery ARGS --cache-dir CACHE`.
 fn bindery(cache: &Path, args: &[&str]) -> Output {
@@ -431,10 +431,9 @@ fn a_moved_tag_reloads_a_running_standalone_without_dropping_a_connection() {
     let ups = echo_upstreams(3);
     let admin = free_addr().to_string();
     let fwd = Standalone::start_with(
-        &[
-            ("catalog.yaml", catalog(&ups).as_bytes()),
-            ("policy.yaml", policy(&tag).as_bytes()),
-        ],
+        &policy(&tag),
+        &catalog(&ups),
+        &[],
         1,
         &[
             "--cache-dir",
@@ -508,16 +507,14 @@ fn the_cache_serves_while_the_registry_is_down_and_a_restart_starts_from_it() {
     let digest = push(&cache, &support::guest_path("hostile_router"), &tag, &[]);
     let pinned = format!("oci://{}/routers/pin@{digest}", registry.host());
     let ups = echo_upstreams(3);
-    let files = |reference: &str| {
-        [
-            ("catalog.yaml", catalog(&ups).into_bytes()),
-            ("policy.yaml", policy(reference).into_bytes()),
-        ]
-    };
     let start = |reference: &str, admin: &str| {
-        let f = files(reference);
-        let f: Vec<(&str, &[u8])> = f.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-        Standalone::start_with(&f, 1, &["--cache-dir", &cache_arg, "--admin", admin])
+        Standalone::start_with(
+            &policy(reference),
+            &catalog(&ups),
+            &[],
+            1,
+            &["--cache-dir", &cache_arg, "--admin", admin],
+        )
     };
     let admin = free_addr().to_string();
     let fwd = start(&tag, &admin);

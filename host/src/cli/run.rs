@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bindery::reconcile::{Options, run as operate};
+use bindery::process::{Common, Operator, operator};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
 
@@ -76,18 +76,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.lease_seconds >= 3,
         "--lease-seconds must be at least 3"
     );
-    let options = Options {
+    let common = Common {
         policy: args.policy,
-        operator_namespace,
         catalog: args.catalog,
-        catalog_namespace,
         listen: args.listen,
-        admin: args.admin,
+        admin: Some(args.admin),
+        runtime: args.registry.runtime_options(),
+    };
+    let options = Operator {
+        operator_namespace,
+        catalog_namespace,
         watch_configmaps: args.watch_configmaps,
         resync: Duration::from_secs(args.resync_seconds),
         lease_duration: Duration::from_secs(args.lease_seconds),
         identity: identity(),
-        runtime: args.registry.runtime_options(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -105,7 +107,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let task = tokio::spawn(signal);
-        operate(client, options, stop).await?;
+        operator::run(client, common, options, stop).await?;
         task.abort();
         Ok(ExitCode::SUCCESS)
     })

@@ -4,27 +4,8 @@
 //! with a CA the test makes and behind htpasswd credentials.
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-/// Install what the registry tests run: `docker-registry`, `htpasswd`
-/// (apache2-utils) and `openssl`, from Debian, when missing. One function,
-/// so it can move into the repository's setup script as it is; a file lock
-/// keeps concurrent test runs from racing apt.
-pub fn ensure_tools() {
-    let script = "command -v docker-registry >/dev/null && command -v htpasswd >/dev/null \
-                  && command -v openssl >/dev/null || { apt-get update -q && \
-                  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                  -o DPkg::Lock::Timeout=600 docker-registry apache2-utils openssl; }";
-    let status = Command::new("flock")
-        .args(["/tmp/bindery-tests-apt.lock", "sh", "-c", script])
-        .status()
-        .expect("running flock/apt-get");
-    assert!(
-        status.success(),
-        "installing docker-registry, apache2-utils and openssl with apt-get failed"
-    );
-}
 
 #[derive(Clone, Default)]
 pub struct Options {
@@ -42,7 +23,6 @@ pub struct Registry {
 
 impl Registry {
     pub fn start(options: Options) -> Registry {
-        ensure_tools();
         let dir = tempfile::tempdir().expect("registry dir");
         let addr = free_addr();
         let mut config = format!(
@@ -60,7 +40,7 @@ impl Registry {
             ));
         }
         if let Some((user, password)) = &options.htpasswd {
-            let out = Command::new("htpasswd")
+            let out = super::tools::on_path("htpasswd")
                 .args(["-Bbn", user, password])
                 .output()
                 .expect("running htpasswd");
@@ -86,7 +66,7 @@ impl Registry {
     /// same port and storage.
     pub fn resume(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("registry.log")).expect("log");
-        let child = Command::new("docker-registry")
+        let child = super::tools::on_path("docker-registry")
             .arg("serve")
             .arg(self.dir.path().join("config.yml"))
             .stdout(log.try_clone().expect("log"))
@@ -180,7 +160,7 @@ pub fn free_addr() -> SocketAddr {
 /// A CA and a server certificate for 127.0.0.1 and localhost, signed by it.
 fn make_certs(dir: &Path) {
     let run = |args: &[&str]| {
-        let out = Command::new("openssl")
+        let out = super::tools::on_path("openssl")
             .args(args)
             .current_dir(dir)
             .output()
