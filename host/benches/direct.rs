@@ -122,8 +122,13 @@ fn main() {
         ],
     );
     let limit = Duration::from_secs(120);
-    let ip = || c.get("svc", apps, "bench", "{.spec.clusterIP}").unwrap_or_default();
-    wait_for(limit, "the direct Service", || ip().parse::<std::net::IpAddr>().is_ok());
+    let ip = || {
+        c.get("svc", apps, "bench", "{.spec.clusterIP}")
+            .unwrap_or_default()
+    };
+    wait_for(limit, "the direct Service", || {
+        ip().parse::<std::net::IpAddr>().is_ok()
+    });
     let service = SocketAddr::new(ip().parse().expect("ClusterIP"), 80);
     wait_for(limit, "kube-proxy's rules", || dnat(&n.node, 3));
 
@@ -139,9 +144,20 @@ fn main() {
         );
     }
     let (cs, cd, bs, bd) = (median(cs), median(cd), median(bs), median(bd));
-    println!("new connections/s: straight to the IP {cs:.0}, through the direct-mode Service {cd:.0}: ratio {:.3}", cd / cs);
-    println!("bulk MiB/s (echoed, {} MiB): straight {bs:.0}, direct {bd:.0}: ratio {:.3}", BULK_BYTES >> 20, bd / bs);
+    println!(
+        "new connections/s: straight to the IP {cs:.0}, through the direct-mode Service {cd:.0}: ratio {:.3}",
+        cd / cs
+    );
+    println!(
+        "bulk MiB/s (echoed, {} MiB): straight {bs:.0}, direct {bd:.0}: ratio {:.3}",
+        BULK_BYTES >> 20,
+        bd / bs
+    );
     operator.stop();
     drop(n);
-    assert_eq!(root_iptables(), before, "the machine's own iptables rules changed");
+    assert_eq!(
+        root_iptables(),
+        before,
+        "the machine's own iptables rules changed"
+    );
 }

@@ -188,7 +188,8 @@ fn direct_mode_through_a_real_kube_proxy() {
     ];
     let mut operator = Operator::start_with(
         c,
-        n.node.exec(std::path::Path::new(env!("CARGO_BIN_EXE_bindery"))),
+        n.node
+            .exec(std::path::Path::new(env!("CARGO_BIN_EXE_bindery"))),
         &n.kubeconfig,
         "dm-0",
         &args,
@@ -200,7 +201,10 @@ fn direct_mode_through_a_real_kube_proxy() {
     let svc = |p: &str| c.get("svc", APPS, "ceph", p).unwrap_or_default();
     assert_eq!(svc("{.spec.type}"), "ClusterIP");
     assert_eq!(svc("{.spec.selector}"), "");
-    assert_eq!(svc("{.metadata.labels.app\\.kubernetes\\.io/managed-by}"), "bindery");
+    assert_eq!(
+        svc("{.metadata.labels.app\\.kubernetes\\.io/managed-by}"),
+        "bindery"
+    );
     let want: BTreeMap<String, String> = [2, 3, 4, 5]
         .into_iter()
         .map(|i| (ip4(i).to_string(), "true".to_string()))
@@ -217,11 +221,14 @@ fn direct_mode_through_a_real_kube_proxy() {
         r#"jsonpath={range .items[*]}{.metadata.labels.endpointslice\.kubernetes\.io/managed-by} {.metadata.labels.bindery\.dev/account}{"\n"}{end}"#,
     ]);
     assert!(
-        managed.lines().all(|l| l == format!("bindery.dev {ACCOUNT}")),
+        managed
+            .lines()
+            .all(|l| l == format!("bindery.dev {ACCOUNT}")),
         "{managed}"
     );
     assert_eq!(
-        c.get("boundendpoint", OP, "ceph", "{.status.endpoints}").unwrap_or_default(),
+        c.get("boundendpoint", OP, "ceph", "{.status.endpoints}")
+            .unwrap_or_default(),
         "4/4"
     );
 
@@ -270,10 +277,18 @@ fn direct_mode_through_a_real_kube_proxy() {
         failed_after,
         after.len()
     );
-    assert_eq!(failed_after, 0, "failed new connections after kube-proxy synced");
-    assert!(after.len() > 20, "the client kept connecting: {}", after.len());
     assert_eq!(
-        c.get("boundendpoint", OP, "ceph", "{.status.endpoints}").unwrap_or_default(),
+        failed_after, 0,
+        "failed new connections after kube-proxy synced"
+    );
+    assert!(
+        after.len() > 20,
+        "the client kept connecting: {}",
+        after.len()
+    );
+    assert_eq!(
+        c.get("boundendpoint", OP, "ceph", "{.status.endpoints}")
+            .unwrap_or_default(),
         "3/4"
     );
 
@@ -288,7 +303,10 @@ fn direct_mode_through_a_real_kube_proxy() {
     });
     let (by, failed) = spread(&n.node, to, 100);
     assert_eq!(failed, 0, "{by:?}");
-    assert!(by.contains_key("10.77.0.6") && !by.contains_key("10.77.0.5"), "{by:?}");
+    assert!(
+        by.contains_key("10.77.0.6") && !by.contains_key("10.77.0.5"),
+        "{by:?}"
+    );
 
     // 4. Every upstream down: Ready=False, and kube-proxy refuses at once.
     servers.clear();
@@ -303,9 +321,16 @@ fn direct_mode_through_a_real_kube_proxy() {
         let r = std::net::TcpStream::connect_timeout(&to, Duration::from_secs(5));
         (r.map(|_| ()).map_err(|e| e.kind()), t.elapsed())
     });
-    eprintln!("all upstreams down: a new connection ends in {}", secs(refused.1));
+    eprintln!(
+        "all upstreams down: a new connection ends in {}",
+        secs(refused.1)
+    );
     assert_eq!(refused.0, Err(std::io::ErrorKind::ConnectionRefused));
-    assert!(refused.1 < Duration::from_secs(1), "refused fast: {:?}", refused.1);
+    assert!(
+        refused.1 < Duration::from_secs(1),
+        "refused fast: {:?}",
+        refused.1
+    );
 
     // Back up.
     for i in [2, 3, 4, 6] {
@@ -317,10 +342,13 @@ fn direct_mode_through_a_real_kube_proxy() {
     // deleted), the slices go, the upstream Service comes.
     let from = c.audit_len();
     c.apply(&endpoint("proxy"));
-    wait_for(LIMIT, "ceph ExternalName", || svc("{.spec.type}") == "ExternalName");
+    wait_for(LIMIT, "ceph ExternalName", || {
+        svc("{.spec.type}") == "ExternalName"
+    });
     wait_for(LIMIT, "no slice left", || listed(c).is_empty());
     wait_for(LIMIT, "upstream Service", || {
-        !c.services(OP, &format!("bindery.dev/account={ACCOUNT}")).is_empty()
+        !c.services(OP, &format!("bindery.dev/account={ACCOUNT}"))
+            .is_empty()
     });
     let writes = c.bindery_writes(from, &[APPS]);
     assert!(
@@ -367,7 +395,9 @@ fn direct_mode_through_a_real_kube_proxy() {
     assert_eq!(failed_after, 0);
     let writes = c.bindery_writes(from, &[APPS]);
     let slice_at = writes.iter().position(|w| w.contains("endpointslices"));
-    let svc_at = writes.iter().position(|w| w.ends_with(&format!("services {APPS}/ceph")));
+    let svc_at = writes
+        .iter()
+        .position(|w| w.ends_with(&format!("services {APPS}/ceph")));
     assert!(
         matches!((slice_at, svc_at), (Some(a), Some(b)) if a < b),
         "slices written before the Service turns ClusterIP: {writes:?}"
@@ -377,13 +407,18 @@ fn direct_mode_through_a_real_kube_proxy() {
         "{writes:?}"
     );
     wait_for(LIMIT, "the proxy-mode upstream Service removed", || {
-        c.services(OP, &format!("bindery.dev/account={ACCOUNT}")).is_empty()
+        c.services(OP, &format!("bindery.dev/account={ACCOUNT}"))
+            .is_empty()
     });
 
     operator.stop();
     drop(servers);
     drop(n);
-    assert_eq!(root_iptables(), before, "the machine's own iptables rules changed");
+    assert_eq!(
+        root_iptables(),
+        before,
+        "the machine's own iptables rules changed"
+    );
 }
 
 /// A direct BoundEndpoint `name` in `ns` for `tcp://<host>:80`.
@@ -446,7 +481,13 @@ fn direct_mode_keeps_proxy_modes_safety() {
         direct_entry(op, "taken", &format!("taken.{apps}"), "ds", up),
         direct_entry(op, "slc", &format!("slc.{apps}"), "ds", up),
         direct_entry(op, "later", "later.ds-later", "ds", up),
-        direct_entry(op, "loop", &format!("loop.{apps}"), "ds", "{address: \"127.0.0.1:9000\"}"),
+        direct_entry(
+            op,
+            "loop",
+            &format!("loop.{apps}"),
+            "ds",
+            "{address: \"127.0.0.1:9000\"}",
+        ),
         direct_entry(
             op,
             "heavy",
@@ -463,7 +504,10 @@ fn direct_mode_keeps_proxy_modes_safety() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(
             dir.path().join("policy.yaml"),
-            format!("account: {account}\nports: {{first: {first}, last: {}}}\n", first + 99),
+            format!(
+                "account: {account}\nports: {{first: {first}, last: {}}}\n",
+                first + 99
+            ),
         )
         .expect("policy");
         dir
@@ -487,29 +531,69 @@ fn direct_mode_keeps_proxy_modes_safety() {
     };
     let a1 = args(op, &p1);
     let a2 = args(op2, &p2);
-    let _one = Operator::start(c, "ds-0", &a1.iter().map(String::as_str).collect::<Vec<_>>());
-    let _two = Operator::start(c, "ds2-0", &a2.iter().map(String::as_str).collect::<Vec<_>>());
+    let _one = Operator::start(
+        c,
+        "ds-0",
+        &a1.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let _two = Operator::start(
+        c,
+        "ds2-0",
+        &a2.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 
-    wait_for(LIMIT, "mine Ready", || status(c, op, "mine").0 == "True Projected");
-    wait_for(LIMIT, "theirs Ready", || status(c, op2, "theirs").0 == "True Projected");
+    wait_for(LIMIT, "mine Ready", || {
+        status(c, op, "mine").0 == "True Projected"
+    });
+    wait_for(LIMIT, "theirs Ready", || {
+        status(c, op2, "theirs").0 == "True Projected"
+    });
     assert_eq!(slices_of(c, apps, "mine"), ["mine-80-v4-9000-0"]);
     assert_eq!(
-        c.get("endpointslice", apps, "mine-80-v4-9000-0", "{.metadata.labels.bindery\\.dev/account}"),
+        c.get(
+            "endpointslice",
+            apps,
+            "mine-80-v4-9000-0",
+            "{.metadata.labels.bindery\\.dev/account}"
+        ),
         Some("ds".to_string())
     );
     assert_eq!(
-        c.get("endpointslice", apps, "theirs-80-v4-9000-0", "{.metadata.labels.bindery\\.dev/account}"),
+        c.get(
+            "endpointslice",
+            apps,
+            "theirs-80-v4-9000-0",
+            "{.metadata.labels.bindery\\.dev/account}"
+        ),
         Some("ds2".to_string())
     );
 
     // Conflicts: reported, and the objects left exactly as they were.
-    wait_for(LIMIT, "taken Conflict", || status(c, op, "taken").0 == "False Conflict");
-    assert_eq!(c.get("svc", apps, "taken", "{.metadata.labels}"), Some(String::new()));
-    assert_eq!(slices_of(c, apps, "taken"), Vec::<String>::new());
-    wait_for(LIMIT, "slc Conflict", || status(c, op, "slc").0 == "False Conflict");
-    assert!(status(c, op, "slc").1.contains("EndpointSlice ds-apps/slc-80-v4-9000-0"), "{:?}", status(c, op, "slc"));
+    wait_for(LIMIT, "taken Conflict", || {
+        status(c, op, "taken").0 == "False Conflict"
+    });
     assert_eq!(
-        c.get("endpointslice", apps, "slc-80-v4-9000-0", "{.endpoints[0].addresses[0]} {.ports[0].name}"),
+        c.get("svc", apps, "taken", "{.metadata.labels}"),
+        Some(String::new())
+    );
+    assert_eq!(slices_of(c, apps, "taken"), Vec::<String>::new());
+    wait_for(LIMIT, "slc Conflict", || {
+        status(c, op, "slc").0 == "False Conflict"
+    });
+    assert!(
+        status(c, op, "slc")
+            .1
+            .contains("EndpointSlice ds-apps/slc-80-v4-9000-0"),
+        "{:?}",
+        status(c, op, "slc")
+    );
+    assert_eq!(
+        c.get(
+            "endpointslice",
+            apps,
+            "slc-80-v4-9000-0",
+            "{.endpoints[0].addresses[0]} {.ports[0].name}"
+        ),
         Some("10.9.9.9 theirs".to_string())
     );
 
@@ -517,7 +601,9 @@ fn direct_mode_keeps_proxy_modes_safety() {
     let (r, m) = status(c, op, "loop");
     assert_eq!(r, "False Invalid", "{m}");
     assert!(m.contains("loopback"), "{m}");
-    wait_for(LIMIT, "heavy Ready", || status(c, op, "heavy").0 == "True Projected");
+    wait_for(LIMIT, "heavy Ready", || {
+        status(c, op, "heavy").0 == "True Projected"
+    });
     let ignored = c
         .get(
             "boundendpoint",
@@ -526,28 +612,46 @@ fn direct_mode_keeps_proxy_modes_safety() {
             r#"{.status.conditions[?(@.type=="SettingsIgnored")].status} {.status.conditions[?(@.type=="SettingsIgnored")].message}"#,
         )
         .unwrap_or_default();
-    assert!(ignored.starts_with("True ") && ignored.contains("weight 5"), "{ignored}");
+    assert!(
+        ignored.starts_with("True ") && ignored.contains("weight 5"),
+        "{ignored}"
+    );
 
     // Missing namespace: waits, then follows.
     wait_for(LIMIT, "later NamespaceMissing", || {
         status(c, op, "later").0 == "False NamespaceMissing"
     });
     c.namespace("ds-later");
-    wait_for(LIMIT, "later Ready", || status(c, op, "later").0 == "True Projected");
+    wait_for(LIMIT, "later Ready", || {
+        status(c, op, "later").0 == "True Projected"
+    });
     assert_eq!(slices_of(c, "ds-later", "later").len(), 1);
 
     // Orphans: deleting an entry removes its Service and slices, and only
     // its account's.
     c.kubectl(&["delete", "boundendpoint", "-n", op, "mine"]);
     wait_for(LIMIT, "mine's objects removed", || {
-        c.get("svc", apps, "mine", "{.metadata.name}").is_none() && slices_of(c, apps, "mine").is_empty()
+        c.get("svc", apps, "mine", "{.metadata.name}").is_none()
+            && slices_of(c, apps, "mine").is_empty()
     });
     c.kubectl(&["delete", "boundendpoint", "-n", op2, "theirs"]);
     wait_for(LIMIT, "theirs' objects removed", || {
-        c.get("svc", apps, "theirs", "{.metadata.name}").is_none() && slices_of(c, apps, "theirs").is_empty()
+        c.get("svc", apps, "theirs", "{.metadata.name}").is_none()
+            && slices_of(c, apps, "theirs").is_empty()
     });
-    assert_eq!(c.get("svc", apps, "heavy", "{.metadata.labels.bindery\\.dev/account}"), Some("ds".to_string()));
+    assert_eq!(
+        c.get(
+            "svc",
+            apps,
+            "heavy",
+            "{.metadata.labels.bindery\\.dev/account}"
+        ),
+        Some("ds".to_string())
+    );
     assert_eq!(slices_of(c, apps, "heavy").len(), 1);
-    assert_eq!(c.get("svc", apps, "taken", "{.metadata.name}"), Some("taken".to_string()));
+    assert_eq!(
+        c.get("svc", apps, "taken", "{.metadata.name}"),
+        Some("taken".to_string())
+    );
     assert_eq!(slices_of(c, apps, "slc"), ["slc-80-v4-9000-0"]);
 }

@@ -401,7 +401,10 @@ fn plan_prints_a_direct_service_and_its_slices() {
     let dir = files(&catalog, None);
     let out = plan(dir.path(), &[]);
     let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "the loopback entry is an error: {stderr}");
+    assert!(
+        !out.status.success(),
+        "the loopback entry is an error: {stderr}"
+    );
     assert!(stderr.contains("loopback"), "{stderr}");
     assert!(stderr.contains("weight 3"), "{stderr}");
     let docs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
@@ -410,7 +413,10 @@ fn plan_prints_a_direct_service_and_its_slices() {
         .filter(|d| !d.trim().is_empty())
         .map(|d| serde_saphyr::from_str(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
         .collect();
-    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+    let kinds: Vec<&str> = docs
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(
         kinds,
         ["Service", "EndpointSlice", "EndpointSlice", "EndpointSlice"],
@@ -420,14 +426,20 @@ fn plan_prints_a_direct_service_and_its_slices() {
     assert_eq!(svc["metadata"]["namespace"], "storage");
     assert_eq!(svc["metadata"]["name"], "rgw");
     assert_eq!(svc["spec"]["type"], "ClusterIP");
-    assert!(svc["spec"].get("selector").is_none_or(|s| s.is_null()), "{svc}");
+    assert!(
+        svc["spec"].get("selector").is_none_or(|s| s.is_null()),
+        "{svc}"
+    );
     assert_eq!(svc["spec"]["ports"][0]["port"], 80);
     assert_eq!(svc["spec"]["ports"][0]["appProtocol"], "http");
     let mut sizes = Vec::new();
     for s in &docs[1..] {
         let labels = &s["metadata"]["labels"];
         assert_eq!(labels["kubernetes.io/service-name"], "rgw");
-        assert_eq!(labels["endpointslice.kubernetes.io/managed-by"], "bindery.dev");
+        assert_eq!(
+            labels["endpointslice.kubernetes.io/managed-by"],
+            "bindery.dev"
+        );
         assert_eq!(labels["app.kubernetes.io/managed-by"], "bindery");
         assert_eq!(labels["bindery.dev/account"], "default");
         assert_eq!(s["ports"][0]["port"], 7480);

@@ -1,7 +1,8 @@
-//! `bindery plan --catalog FILE [--policy PATH] [--operator-namespace NS]`:
-//! the Services of proxy projections, and the Service and EndpointSlices
-//! of direct ones (DNS names resolved here; every address listed ready,
-//! since only the operator's health checks say otherwise).
+//! `bindery plan --catalog FILE [--policy PATH] [--operator-namespace NS]`
+//! (and the registry flags, for `oci://` plugins): the Services of proxy
+//! projections, and the Service and EndpointSlices of direct ones (DNS
+//! names resolved here; every address listed ready, since only the
+//! operator's health checks say otherwise).
 use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,12 +17,13 @@ pub fn run(
     policy: Option<&Path>,
     operator_namespace: &str,
     strict: bool,
+    registry: &super::registry::RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         bindery::model::is_rfc1123_label(operator_namespace),
         "--operator-namespace {operator_namespace:?} is not a namespace name (RFC 1123 label)"
     );
-    let (loaded, _plugins, outcome) = prepare(catalog, policy, operator_namespace)?;
+    let (loaded, _plugins, outcome) = prepare(catalog, policy, operator_namespace, registry)?;
     let objects = services(&outcome.projections, &loaded.policy, operator_namespace);
     let (directs, listings) = direct(&outcome.projections, &resolve(&outcome.projections));
     let mut out = String::new();
@@ -106,6 +108,7 @@ fn prepare(
     catalog: &std::path::Path,
     policy: Option<&std::path::Path>,
     operator_namespace: &str,
+    registry: &super::registry::RegistryArgs,
 ) -> anyhow::Result<(
     bindery::policy::LoadedPolicy,
     bindery::plugin::Generation,
@@ -117,7 +120,7 @@ fn prepare(
     );
     let loaded = bindery::policy::load(policy)?;
     let entries = bindery::catalog::load_file(catalog)?;
-    let runtime = super::runtime()?;
+    let runtime = super::runtime(registry)?;
     let plugins = match bindery::plugin::Generation::load(&runtime, &loaded) {
         Ok(g) => g,
         Err(errors) => {

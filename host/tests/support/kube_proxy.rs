@@ -39,7 +39,9 @@ pub fn ip4(last: u8) -> IpAddr {
 }
 
 pub fn root_iptables() -> String {
-    let out = tools::on_path("iptables-save").output().expect("iptables-save");
+    let out = tools::on_path("iptables-save")
+        .output()
+        .expect("iptables-save");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -53,7 +55,13 @@ pub fn node(c: &Cluster) -> Node {
     let up = Netns::new(&format!("bd-up-{id}"));
     let addrs: Vec<String> = (2..=6).map(|i| format!("10.77.0.{i}/24")).collect();
     let addrs: Vec<&str> = addrs.iter().map(String::as_str).collect();
-    node.veth(&format!("bdn{id}"), "10.77.0.1/24", &up, &format!("bdu{id}"), &addrs);
+    node.veth(
+        &format!("bdn{id}"),
+        "10.77.0.1/24",
+        &up,
+        &format!("bdu{id}"),
+        &addrs,
+    );
     // A ClusterIP needs a route before kube-proxy's DNAT rewrites it.
     node.ip(&["route", "add", "default", "via", "10.77.0.2"]);
 
@@ -124,4 +132,3 @@ pub fn rules(n: &Netns) -> String {
 pub fn dnat(n: &Netns, last: u8) -> bool {
     rules(n).contains(&format!("--to-destination 10.77.0.{last}:{UP_PORT}"))
 }
-

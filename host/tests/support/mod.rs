@@ -17,6 +17,7 @@ pub mod cluster;
 pub mod forward;
 pub mod kube_proxy;
 pub mod netns;
+pub mod registry;
 pub mod tools;
 
 /// Generous bound on a wait for an event that should come at once: the

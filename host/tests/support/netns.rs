@@ -52,7 +52,14 @@ impl Netns {
 
     /// A veth pair between `self` (`here`, with `here_addr`) and `other`
     /// (`there`, with each of `there_addrs`), both up.
-    pub fn veth(&self, here: &str, here_addr: &str, other: &Netns, there: &str, there_addrs: &[&str]) {
+    pub fn veth(
+        &self,
+        here: &str,
+        here_addr: &str,
+        other: &Netns,
+        there: &str,
+        there_addrs: &[&str],
+    ) {
         let _ = Command::new("ip").args(["link", "del", here]).output();
         ip(&["link", "add", here, "type", "veth", "peer", "name", there]);
         ip(&["link", "set", here, "netns", &self.name]);
@@ -124,10 +131,7 @@ fn enter_thread(path: &std::path::Path) {
 }
 
 fn pipe(a: TcpStream, b: TcpStream) {
-    let (a2, b2) = (
-        a.try_clone().expect("clone"),
-        b.try_clone().expect("clone"),
-    );
+    let (a2, b2) = (a.try_clone().expect("clone"), b.try_clone().expect("clone"));
     std::thread::spawn(move || copy(a, b2));
     std::thread::spawn(move || copy(b, a2));
 }
