@@ -382,7 +382,10 @@ fn crd_is_a_valid_custom_resource_definition() {
         .flatten()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(columns, ["URL", "Ready", "Reason", "Age"]);
+    assert_eq!(
+        columns,
+        ["URL", "Ready", "Reason", "Mode", "Endpoints", "Age"]
+    );
 }
 
 /// Direct mode in `bindery plan`: the selector-less Service and its

@@ -158,15 +158,25 @@ fn projects_both_services_serves_them_and_kubectl_shows_ready() {
         .unwrap_or_default()
         .split_whitespace()
         .collect();
-    assert_eq!(head, ["NAME", "URL", "READY", "REASON", "AGE"], "{table}");
+    assert_eq!(
+        head,
+        ["NAME", "URL", "READY", "REASON", "MODE", "AGE"],
+        "{table}"
+    );
     let row: Vec<&str> = lines
         .next()
         .unwrap_or_default()
         .split_whitespace()
         .collect();
     assert_eq!(
-        row[..4],
-        ["web", "tcp://web.p1-apps:8080", "True", "Projected"],
+        row[..5],
+        [
+            "web",
+            "tcp://web.p1-apps:8080",
+            "True",
+            "Projected",
+            "proxy"
+        ],
         "{table}"
     );
     let generation = c
