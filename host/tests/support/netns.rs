@@ -156,31 +156,39 @@ impl Drop for Netns {
 pub struct NsServer {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// The listening socket's descriptor, for `shutdown` to end `accept`.
+    fd: i32,
 }
 
 impl NsServer {
     pub fn start(ns: &Netns, addr: SocketAddr) -> NsServer {
         let listener = ns.enter(move || TcpListener::bind(addr).expect("server bind"));
-        listener.set_nonblocking(true).expect("nonblocking");
+        let fd = listener.as_raw_fd();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((conn, _)) => {
-                        std::thread::spawn(move || serve(conn, addr));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+            for conn in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                if let Ok(conn) = conn {
+                    std::thread::spawn(move || serve(conn, addr));
                 }
             }
+            // The listener closes here: new connections are refused.
         });
-        NsServer { addr, stop }
+        NsServer { addr, stop, fd }
     }
 
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // The accept loop sees the flag within one sleep; the socket
-        // closes when the loop's thread drops it.
+        if self.stop.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        // SAFETY: shutdown(2) on the listening socket the accept thread
+        // still owns; it makes the blocked accept return at once.
+        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+        // Until the thread drops the listener, connections are refused
+        // by the shut-down socket already.
         std::thread::sleep(Duration::from_millis(20));
     }
 }
