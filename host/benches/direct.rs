@@ -19,8 +19,8 @@ use support::kube_proxy::{UP_PORT, dnat, ip4, node, root_iptables};
 use support::netns::{Netns, NsServer, who};
 use support::wait_for;
 
-const ROUNDS: usize = 5;
-const CONNECT_FOR: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 9;
+const CONNECT_FOR: Duration = Duration::from_secs(2);
 const BULK_BYTES: usize = 512 << 20;
 
 fn connections_per_second(n: &Netns, to: SocketAddr) -> f64 {
@@ -132,26 +132,51 @@ fn main() {
     let service = SocketAddr::new(ip().parse().expect("ClusterIP"), 80);
     wait_for(limit, "kube-proxy's rules", || dnat(&n.node, 3));
 
+    // Each round measures both paths back to back, in alternating order,
+    // and the ratio is taken per round: a busy machine's drift between
+    // rounds then cancels.
     let (mut cs, mut cd, mut bs, mut bd) = (vec![], vec![], vec![], vec![]);
+    let (mut cr, mut br) = (vec![], vec![]);
     for round in 0..ROUNDS {
-        cs.push(connections_per_second(&n.node, upstream));
-        cd.push(connections_per_second(&n.node, service));
-        bs.push(bulk(&n.node, upstream));
-        bd.push(bulk(&n.node, service));
+        let order = if round % 2 == 0 {
+            [upstream, service]
+        } else {
+            [service, upstream]
+        };
+        let mut conns = [0.0; 2];
+        let mut bulks = [0.0; 2];
+        for to in order {
+            let i = usize::from(to == service);
+            conns[i] = connections_per_second(&n.node, to);
+            bulks[i] = bulk(&n.node, to);
+        }
+        cs.push(conns[0]);
+        cd.push(conns[1]);
+        bs.push(bulks[0]);
+        bd.push(bulks[1]);
+        cr.push(conns[1] / conns[0]);
+        br.push(bulks[1] / bulks[0]);
         eprintln!(
             "round {round}: conn/s straight {:.0} direct {:.0}; bulk MiB/s straight {:.0} direct {:.0}",
-            cs[round], cd[round], bs[round], bd[round]
+            conns[0], conns[1], bulks[0], bulks[1]
         );
     }
-    let (cs, cd, bs, bd) = (median(cs), median(cd), median(bs), median(bd));
     println!(
-        "new connections/s: straight to the IP {cs:.0}, through the direct-mode Service {cd:.0}: ratio {:.3}",
-        cd / cs
+        "new connections/s (median of {ROUNDS} rounds): straight to the IP {:.0}, through the direct-mode Service {:.0}; direct/straight per round: median {:.3}, range {:.3}-{:.3}",
+        median(cs),
+        median(cd),
+        median(cr.clone()),
+        cr.iter().copied().fold(f64::INFINITY, f64::min),
+        cr.iter().copied().fold(0.0, f64::max)
     );
     println!(
-        "bulk MiB/s (echoed, {} MiB): straight {bs:.0}, direct {bd:.0}: ratio {:.3}",
+        "bulk MiB/s (echoed, {} MiB): straight {:.0}, direct {:.0}; direct/straight per round: median {:.3}, range {:.3}-{:.3}",
         BULK_BYTES >> 20,
-        bd / bs
+        median(bs),
+        median(bd),
+        median(br.clone()),
+        br.iter().copied().fold(f64::INFINITY, f64::min),
+        br.iter().copied().fold(0.0, f64::max)
     );
     operator.stop();
     drop(n);
