@@ -9,6 +9,11 @@ use bindery::metrics::PluginMetrics;
 use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
+/// The node of `testenv/start --node`: servers and clients in its network
+/// namespace, client pods.
+pub mod node;
+/// Helm and kubectl, pinned.
+pub mod tools;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
