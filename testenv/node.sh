@@ -7,7 +7,11 @@
 
 node_dir="$state/node"
 node_bins="$BINDERY_TESTENV_CACHE/node-$KUBE_VERSION"
-node_veth="bn${BINDERY_NODE_NETNS##*-}"   # the machine's end (at most 15 chars)
+# The machine's end of the veth pair (at most 15 characters).
+node_veth="bn$(printf '%s' "$BINDERY_NODE_NETNS" | cksum | cut -d' ' -f1)"
+node_veth="${node_veth:0:15}"
+# Seconds to wait for containerd, for the node to be Ready, for CoreDNS.
+node_timeout="${BINDERY_NODE_TIMEOUT:-180}"
 node_ctrd_sock="$node_dir/containerd/containerd.sock"
 
 # The link's two addresses: .1 (the machine's end) and .2 (the node's).
@@ -104,6 +108,7 @@ node_network_up() {
   fi
   ip netns add "$BINDERY_NODE_NETNS"
   echo "$BINDERY_NODE_NETNS" > "$node_dir/netns"
+  echo "$node_veth" > "$node_dir/veth"
   ip link add "$node_veth" type veth peer name eth0 netns "$BINDERY_NODE_NETNS"
   ip addr add "$node_host_ip/30" dev "$node_veth"
   ip link set "$node_veth" up
@@ -215,6 +220,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "$(command -v runc)"
+        # runc's state under ours, not in /run/containerd/runc.
+        Root = "$node_dir/containerd/runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
@@ -303,9 +310,10 @@ EOF
 
 # node_import ARCHIVE NAME: an OCI archive into containerd's CRI namespace.
 node_import() {
+  local names
   ctr -a "$node_ctrd_sock" -n k8s.io images import --snapshotter overlayfs "$1" >/dev/null
-  ctr -a "$node_ctrd_sock" -n k8s.io images ls -q | grep -qxF "$2" ||
-    die "containerd has no image $2 after importing $1"
+  names="$(ctr -a "$node_ctrd_sock" -n k8s.io images ls -q)"
+  grep -qxF "$2" <<< "$names" || die "containerd has no image $2 after importing $1"
 }
 
 # The control plane's part of the node: the apiserver's flags.
@@ -330,10 +338,10 @@ node_start() {
   node_write_configs
 
   node_daemon containerd containerd --config "$node_dir/containerd/config.toml"
-  local deadline=$(( $(date +%s) + ready_timeout ))
+  local deadline=$(( $(date +%s) + node_timeout ))
   until ctr -a "$node_ctrd_sock" version >/dev/null 2>&1; do
     pid_alive "$node_dir/containerd.pid" containerd || { log "containerd exited"; return 1; }
-    [ "$(date +%s)" -lt "$deadline" ] || { log "containerd not up after ${ready_timeout}s"; return 1; }
+    [ "$(date +%s)" -lt "$deadline" ] || { log "containerd not up after ${node_timeout}s"; return 1; }
     sleep 0.2
   done
   while read -r line; do
@@ -367,7 +375,7 @@ node_start() {
     for p in containerd kubelet kube-proxy kube-controller-manager kube-scheduler; do
       pid_alive "$node_dir/$p.pid" "$p" || { log "$p exited"; return 1; }
     done
-    [ "$(date +%s)" -lt "$deadline" ] || { log "node $BINDERY_NODE_NAME not Ready after ${ready_timeout}s"; return 1; }
+    [ "$(date +%s)" -lt "$deadline" ] || { log "node $BINDERY_NODE_NAME not Ready after ${node_timeout}s"; return 1; }
     sleep 0.5
   done
   local ready_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -376,7 +384,7 @@ node_start() {
       -e "s|@IMAGE@|$(echo "$images" | awk 'NR==2 {print $2}')|g" \
       "$here/node/coredns.yaml" | kubectl --kubeconfig "$kubeconfig" apply -f - >/dev/null
   kubectl --kubeconfig "$kubeconfig" -n kube-system rollout status deployment/coredns \
-    --timeout="${ready_timeout}s" >/dev/null
+    --timeout="${node_timeout}s" >/dev/null
   local dns_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   log "node $BINDERY_NODE_NAME Ready in $((ready_ms / 1000)).$(printf '%03d' $((ready_ms % 1000)))s, CoreDNS ready at $((dns_ms / 1000)).$(printf '%03d' $((dns_ms % 1000)))s (namespace $BINDERY_NODE_NETNS, node IP $node_ip)"
   printf '%s\n' "$node_ip" > "$node_dir/node-ip"
@@ -392,19 +400,6 @@ node_alive() {
 }
 
 # ---------------------------------------------------------------- teardown
-
-# node_stop_pid FILE NAME: TERM, then KILL after ~5 s.
-node_stop_pid() {
-  local pid
-  [ -s "$1" ] || return 0
-  pid="$(cat "$1")"
-  kill -0 "$pid" 2>/dev/null || return 0
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-}
 
 # Every process in the node's cgroups: the pods' containers.
 node_cgroup_pids() {
@@ -427,11 +422,26 @@ node_shim_pids() {
 
 node_stop() {
   [ -d "$node_dir" ] || return 0
-  local p pids cg h netns
+  local p pids cg h netns veth
   for p in kube-proxy kubelet kube-scheduler kube-controller-manager; do
-    node_stop_pid "$node_dir/$p.pid" "$p"
+    stop_pidfile "$node_dir/$p.pid" "$p"
   done
-  # The pods' processes, then their shims, then containerd.
+  # The containers through containerd, so that their shims exit and clean
+  # up after themselves; then whatever is left in the node's cgroups and
+  # the shims by force, then containerd.
+  local sandboxes=""
+  if pid_alive "$node_dir/containerd.pid" containerd; then
+    local c ctr_=(ctr -a "$node_ctrd_sock" -n k8s.io)
+    sandboxes="$("${ctr_[@]}" containers ls -q 2>/dev/null || true)"
+    for c in $("${ctr_[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr_[@]}" tasks kill -a -s SIGKILL "$c" >/dev/null 2>&1 || true
+    done
+    # containerd's CRI deletes a task when it exits, and its shim then ends.
+    for _ in $(seq 1 50); do
+      [ -z "$("${ctr_[@]}" tasks ls -q 2>/dev/null)" ] && break
+      sleep 0.1
+    done
+  fi
   for _ in 1 2 3; do
     pids="$(node_cgroup_pids)"
     [ -z "$pids" ] && break
@@ -440,7 +450,7 @@ node_stop() {
   done
   pids="$(node_shim_pids)"
   [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-  node_stop_pid "$node_dir/containerd.pid" containerd
+  stop_pidfile "$node_dir/containerd.pid" containerd
   # Mounts under the state dir, deepest first: containers' root filesystems,
   # the kubelet's volumes, the pods' network namespaces.
   awk -v d="$state/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo |
@@ -454,11 +464,15 @@ node_stop() {
     done
   fi
   netns="$(cat "$node_dir/netns" 2>/dev/null || true)"
+  veth="$(cat "$node_dir/veth" 2>/dev/null || true)"
+  [ -z "$veth" ] || ip link del "$veth" 2>/dev/null || true
   if [ -n "$netns" ]; then
-    ip link del "$node_veth" 2>/dev/null || true
     ip netns del "$netns" 2>/dev/null || true
-    # The CNI's result cache (libcni's default, not configurable in
-    # containerd 1.6) for this node's network.
-    rm -f /var/lib/cni/results/"$netns"-* 2>/dev/null || true
   fi
+  # libcni's result cache (its default place, which containerd 1.6 does not
+  # let us move): this node's network's and its pods' loopback entries.
+  [ -z "$netns" ] || rm -f /var/lib/cni/results/"$netns"-* 2>/dev/null || true
+  for c in $sandboxes; do rm -f /var/lib/cni/results/*-"$c"-* 2>/dev/null || true; done
+  # The shims' socket directory is fixed in containerd 1.6; left if in use.
+  rmdir /run/containerd/s /run/containerd 2>/dev/null || true
 }
