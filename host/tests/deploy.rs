@@ -8,9 +8,8 @@
 //! instead of failing on drift.
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 use k8s_openapi::ByteString;
 use serde_json::Value;

@@ -64,12 +64,13 @@ fn preflight() {
         unsafe { libc::geteuid() } == 0,
         "the image test runs rootful podman: run `cargo test --release` as root"
     );
+    support::node::install_packages();
     for tool in ["buildah", "podman", "runc", "musl-gcc"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
             .is_ok_and(|o| o.status.success());
-        assert!(found, "{tool} is not on PATH: run testenv/setup");
+        assert!(found, "{tool} is not on PATH after testenv/node/install");
     }
 }
 

@@ -55,6 +55,8 @@ fn node_leaves_the_machines_namespace_as_it_found_it() {
         unsafe { libc::geteuid() } == 0,
         "testenv/start --node needs root: run `cargo test --release` as root"
     );
+    // iptables-save and nft among them.
+    support::node::install_packages();
     let dir = std::env::temp_dir().join("bindery-testenv-node-lifecycle");
     let before = rules();
     let routes_before = out("ip", &["-4", "route"]);

@@ -62,6 +62,19 @@ fn read(dir: &Path, file: &str) -> String {
         .to_string()
 }
 
+/// The node's and the image's system packages, installed when missing
+/// (`testenv/node/install`, apt-get).
+pub fn install_packages() {
+    let status = Command::new(repo_root().join("testenv/node/install"))
+        .stderr(Stdio::inherit())
+        .status()
+        .expect("running testenv/node/install");
+    assert!(
+        status.success(),
+        "testenv/node/install could not install the node's packages"
+    );
+}
+
 /// Fails at once, naming the fix, when the node cannot be made here.
 fn preflight() {
     // SAFETY: geteuid has no preconditions.
@@ -70,16 +83,7 @@ fn preflight() {
         uid == 0,
         "the node tests need root (network namespaces, containerd, cgroups): run `cargo test --release` as root"
     );
-    for tool in ["containerd", "runc", "buildah", "musl-gcc", "iptables", "nsenter", "jq"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "{tool} is not on PATH: run testenv/setup (or testenv/start --node, which installs the node's packages)"
-        );
-    }
+    install_packages();
 }
 
 /// The node of this test binary (state dir `$TMPDIR/bindery-testenv-<name>`),
