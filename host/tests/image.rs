@@ -79,7 +79,9 @@ struct Image(String);
 
 impl Drop for Image {
     fn drop(&mut self) {
-        let _ = Command::new("buildah").args(["rmi", "-f", &self.0]).output();
+        let _ = Command::new("buildah")
+            .args(["rmi", "-f", &self.0])
+            .output();
     }
 }
 
@@ -213,10 +215,7 @@ fn image_runs_as_non_root_and_forwards() {
 
     // SIGTERM drains and exits 0.
     ok(
-        podman()
-            .args(["stop", "-t", "60", &name])
-            .output()
-            .unwrap(),
+        podman().args(["stop", "-t", "60", &name]).output().unwrap(),
         "podman stop",
     );
     let code = ok(
@@ -226,5 +225,9 @@ fn image_runs_as_non_root_and_forwards() {
             .unwrap(),
         "podman inspect",
     );
-    assert_eq!(code.trim(), "0", "bindery standalone's exit code after SIGTERM");
+    assert_eq!(
+        code.trim(),
+        "0",
+        "bindery standalone's exit code after SIGTERM"
+    );
 }

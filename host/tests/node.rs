@@ -115,7 +115,12 @@ fn release() -> &'static Node {
         let started = Instant::now();
         run_ok(
             helm()
-                .args(["install", RELEASE, "deploy/helm/bindery", "--create-namespace"])
+                .args([
+                    "install",
+                    RELEASE,
+                    "deploy/helm/bindery",
+                    "--create-namespace",
+                ])
                 .args(helm_args(n, &[])),
         );
         figure(
@@ -151,7 +156,10 @@ fn assert_two_ready(n: &Node, ns: &str, deployment: &str, selector: &str) {
         "-o",
         "jsonpath={.items[*].status.phase}",
     ]);
-    assert_eq!(phases.split_whitespace().collect::<Vec<_>>(), ["Running", "Running"]);
+    assert_eq!(
+        phases.split_whitespace().collect::<Vec<_>>(),
+        ["Running", "Running"]
+    );
 }
 
 #[test]
@@ -174,7 +182,12 @@ fn kustomize_base_runs_two_ready_replicas() {
     let n = cluster();
     let started = Instant::now();
     run_ok(n.kubectl_cmd().args(["apply", "-k", "deploy/kustomize"]));
-    assert_two_ready(n, "bindery-system", "bindery", "app.kubernetes.io/name=bindery,bindery.dev/account=default");
+    assert_two_ready(
+        n,
+        "bindery-system",
+        "bindery",
+        "app.kubernetes.io/name=bindery,bindery.dev/account=default",
+    );
     figure(
         "kubectl apply -k to both replicas Ready (s)",
         format!("{:.1}", started.elapsed().as_secs_f64()),
@@ -277,7 +290,11 @@ fn upstream_service(n: &Node, url: &str) -> (SocketAddr, u16) {
                 .is_some_and(|u| u.split(',').any(|u| u == url))
         })
         .unwrap_or_else(|| panic!("no upstream Service for {url}: {list}"));
-    let ip: Ipv4Addr = svc["spec"]["clusterIP"].as_str().expect("clusterIP").parse().unwrap();
+    let ip: Ipv4Addr = svc["spec"]["clusterIP"]
+        .as_str()
+        .expect("clusterIP")
+        .parse()
+        .unwrap();
     let port = &svc["spec"]["ports"][0];
     (
         SocketAddr::from((ip, port["port"].as_u64().expect("port") as u16)),
@@ -290,7 +307,11 @@ fn client_pod_reaches_both_endpoints_by_name() {
     let _s = serial();
     let n = release();
     let f = fixture();
-    let before: Vec<usize> = f.rgw.iter().map(|u| u.hits.load(std::sync::atomic::Ordering::SeqCst)).collect();
+    let before: Vec<usize> = f
+        .rgw
+        .iter()
+        .map(|u| u.hits.load(std::sync::atomic::Ordering::SeqCst))
+        .collect();
     // Twelve requests over the two replicas: one of them gets at least six,
     // and round-robin gives each upstream its turn.
     let out = n
@@ -314,7 +335,11 @@ fn client_pod_reaches_both_endpoints_by_name() {
         ["rgw-0", "rgw-1", "rgw-2"],
         "answers by body: {bodies:?}"
     );
-    let after: Vec<usize> = f.rgw.iter().map(|u| u.hits.load(std::sync::atomic::Ordering::SeqCst)).collect();
+    let after: Vec<usize> = f
+        .rgw
+        .iter()
+        .map(|u| u.hits.load(std::sync::atomic::Ordering::SeqCst))
+        .collect();
     let served: usize = after.iter().zip(&before).map(|(a, b)| a - b).sum();
     assert_eq!(served, 12, "the upstreams answered {served} of 12");
 
@@ -327,8 +352,15 @@ fn client_pod_reaches_both_endpoints_by_name() {
             &["sh", "-c", "echo hello | nc -w 3 orders-db.billing 5432"],
         )
         .unwrap_or_else(|e| panic!("nc from the client pod: {e}"));
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["db-0", "hello"], "{out:?}");
-    assert_eq!(f.db.accepted.load(std::sync::atomic::Ordering::SeqCst), accepted + 1);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["db-0", "hello"],
+        "{out:?}"
+    );
+    assert_eq!(
+        f.db.accepted.load(std::sync::atomic::Ordering::SeqCst),
+        accepted + 1
+    );
 }
 
 /// Which upstreams answered six requests of one user sent straight to a
@@ -375,7 +407,9 @@ fn change_policy(n: &Node, router: &str, hashed: bool, limit: Duration) -> Durat
         assert!(
             started.elapsed() < limit,
             "router {router} not in effect on {:?} after {limit:?}",
-            pods.iter().filter(|(name, _)| !done.contains(name)).collect::<Vec<_>>()
+            pods.iter()
+                .filter(|(name, _)| !done.contains(name))
+                .collect::<Vec<_>>()
         );
         for (name, ip) in &pods {
             let seen = upstreams_for_one_user(n, *ip, port).len();
@@ -474,9 +508,15 @@ fn policy_changes_take_effect_and_a_broken_one_is_refused() {
     fixture();
     // Through the API watch (--watch-configmap, the chart's default).
     let t = change_policy(n, BY_USER, true, Duration::from_secs(60));
-    figure("reload via the API watch, to effect on both replicas (s)", secs(t));
+    figure(
+        "reload via the API watch, to effect on both replicas (s)",
+        secs(t),
+    );
     let t = refuse_broken(n, Duration::from_secs(60), true, "ConfigMap");
-    figure("broken policy via the API watch, refused by both replicas (s)", secs(t));
+    figure(
+        "broken policy via the API watch, refused by both replicas (s)",
+        secs(t),
+    );
     let t = change_policy(n, ROUND_ROBIN, false, Duration::from_secs(60));
     figure("reload back via the API watch, to effect (s)", secs(t));
 
@@ -488,11 +528,20 @@ fn policy_changes_take_effect_and_a_broken_one_is_refused() {
     );
     assert_two_ready(n, NS, RELEASE, PODS);
     let t = change_policy(n, BY_USER, true, KUBELET_SYNC);
-    figure("reload via the kubelet's volume, to effect on both replicas (s)", secs(t));
+    figure(
+        "reload via the kubelet's volume, to effect on both replicas (s)",
+        secs(t),
+    );
     let t = refuse_broken(n, KUBELET_SYNC, true, "Pod");
-    figure("broken policy via the kubelet's volume, refused by both replicas (s)", secs(t));
+    figure(
+        "broken policy via the kubelet's volume, refused by both replicas (s)",
+        secs(t),
+    );
     let t = change_policy(n, ROUND_ROBIN, false, KUBELET_SYNC);
-    figure("reload back via the kubelet's volume, to effect (s)", secs(t));
+    figure(
+        "reload back via the kubelet's volume, to effect (s)",
+        secs(t),
+    );
     run_ok(
         helm()
             .args(["upgrade", RELEASE, "deploy/helm/bindery", "--reuse-values"])
@@ -534,7 +583,13 @@ fn rollout_restart_under_load_fails_no_request() {
     let before: BTreeSet<String> = n.ready_pod_ips(NS, PODS).into_iter().map(|p| p.0).collect();
     let load = load(n);
     let started = Instant::now();
-    n.kubectl(&["rollout", "restart", &format!("deployment/{RELEASE}"), "-n", NS]);
+    n.kubectl(&[
+        "rollout",
+        "restart",
+        &format!("deployment/{RELEASE}"),
+        "-n",
+        NS,
+    ]);
     n.kubectl(&[
         "rollout",
         "status",
@@ -630,13 +685,22 @@ fn forced_deletion_of_the_lease_holder_moves_the_lease() {
         .map(|t| (t - deleted_at).max(0.0))
         .unwrap_or(0.0);
     figure("forced deletion: Lease moved after (s)", secs(moved));
-    figure("forced deletion: new endpoint Ready after (s)", secs(reconciled));
-    figure("forced deletion: replacement replica Ready after (s)", secs(replaced));
+    figure(
+        "forced deletion: new endpoint Ready after (s)",
+        secs(reconciled),
+    );
+    figure(
+        "forced deletion: replacement replica Ready after (s)",
+        secs(replaced),
+    );
     figure(
         "forced deletion under load: requests ok / failed / keep-alive retries",
         format!("{} / {} / {}", stats.ok, stats.failed, stats.retried),
     );
-    figure("forced deletion: last failed request after (s)", format!("{recovered:.2}"));
+    figure(
+        "forced deletion: last failed request after (s)",
+        format!("{recovered:.2}"),
+    );
     if !stats.failures.is_empty() {
         eprintln!("forced deletion, first failures: {:?}", stats.failures);
     }

@@ -116,7 +116,10 @@ fn node_leaves_the_machines_namespace_as_it_found_it() {
     stop();
     let after = rules();
 
-    assert!(dns.contains("true"), "CoreDNS has no ready endpoint: {dns:?}");
+    assert!(
+        dns.contains("true"),
+        "CoreDNS has no ready endpoint: {dns:?}"
+    );
     assert!(
         node_rules.contains("KUBE-SERVICES"),
         "kube-proxy's rules are not in the node's namespace:\n{node_rules}"
@@ -125,10 +128,16 @@ fn node_leaves_the_machines_namespace_as_it_found_it() {
         while_running, before,
         "the node's rules reached the machine's namespace while it ran"
     );
-    assert_eq!(after, before, "testenv/stop left the machine's rules changed");
+    assert_eq!(
+        after, before,
+        "testenv/stop left the machine's rules changed"
+    );
 
     // Nothing of the node is left.
-    assert!(!out("ip", &["netns", "list"]).contains(&netns), "{netns} is left");
+    assert!(
+        !out("ip", &["netns", "list"]).contains(&netns),
+        "{netns} is left"
+    );
     assert!(
         !out("ip", &["-o", "addr"]).contains(&host_ip),
         "the link's address {host_ip} is left"
@@ -140,7 +149,10 @@ fn node_leaves_the_machines_namespace_as_it_found_it() {
         "mounts under {} are left",
         dir.display()
     );
-    for h in std::fs::read_dir("/sys/fs/cgroup").expect("cgroup hierarchies").flatten() {
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .expect("cgroup hierarchies")
+        .flatten()
+    {
         let left = h.path().join(cgroup.trim_start_matches('/'));
         assert!(!left.exists(), "{} is left", left.display());
     }

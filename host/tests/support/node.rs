@@ -128,7 +128,6 @@ pub fn node(name: &str) -> &'static Node {
             kubeconfig,
         };
         n
-
     })
 }
 
@@ -138,12 +137,7 @@ fn enter(netns: &str) {
     let f = File::open(&path).unwrap_or_else(|e| panic!("opening {path}: {e}"));
     // SAFETY: setns on a valid namespace fd affects only the calling thread.
     let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-    assert_eq!(
-        rc,
-        0,
-        "setns({path}): {}",
-        std::io::Error::last_os_error()
-    );
+    assert_eq!(rc, 0, "setns({path}): {}", std::io::Error::last_os_error());
 }
 
 impl Node {
@@ -267,11 +261,9 @@ spec:
         if let Err(e) = self.kubectl_status(&args) {
             panic!(
                 "{what} in {ns} not Ready: {e}\n{}\n{}",
-                self
-                    .kubectl_status(&["get", "pods", "-n", ns, "-o", "wide"])
+                self.kubectl_status(&["get", "pods", "-n", ns, "-o", "wide"])
                     .unwrap_or_default(),
-                self
-                    .kubectl_status(&["get", "events", "-n", ns])
+                self.kubectl_status(&["get", "events", "-n", ns])
                     .unwrap_or_default()
             );
         }
@@ -457,7 +449,9 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
     loop {
         let mut h = String::new();
         if r.read_line(&mut h)? == 0 {
-            return Err(std::io::Error::other("connection closed in the response head"));
+            return Err(std::io::Error::other(
+                "connection closed in the response head",
+            ));
         }
         let h = h.trim_end().to_ascii_lowercase();
         if h.is_empty() {
@@ -617,7 +611,8 @@ impl Load {
                     let (stop, stats, host) = (stop.clone(), stats.clone(), host.to_string());
                     // Spawned from a thread in the namespace: starts there.
                     std::thread::spawn(move || {
-                        let mut client = (i >= new_conns).then(|| KeepAlive::new(addr, &host, timeout));
+                        let mut client =
+                            (i >= new_conns).then(|| KeepAlive::new(addr, &host, timeout));
                         while !stop.load(Ordering::SeqCst) {
                             let got = match client.as_mut() {
                                 Some(c) => c.get(&[]),

@@ -129,4 +129,3 @@ pub fn kubectl() -> Command {
     cmd.current_dir(repo_root());
     cmd
 }
-
