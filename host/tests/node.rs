@@ -131,10 +131,24 @@ fn release() -> &'static Node {
     n
 }
 
-/// Two Ready replicas, as the Deployment and the pods say.
+/// Two Ready replicas and no other pod (a replaced one may stay Running
+/// through its preStop sleep and drain), as the Deployment and the pods say.
 fn assert_two_ready(n: &Node, ns: &str, deployment: &str, selector: &str) {
-    let ready = wait_for(PATIENCE, "two Ready replicas", || {
+    let pods = || {
+        n.kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            ns,
+            "-l",
+            selector,
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ])
+    };
+    wait_for(PATIENCE, "two Ready replicas and no other pod", || {
         n.ready_pod_ips(ns, selector).len() == 2
+            && pods().split_whitespace().count() == 2
             && n.kubectl(&[
                 "get",
                 "deployment",
@@ -145,19 +159,8 @@ fn assert_two_ready(n: &Node, ns: &str, deployment: &str, selector: &str) {
                 "jsonpath={.status.readyReplicas}",
             ]) == "2"
     });
-    let _ = ready;
-    let phases = n.kubectl(&[
-        "get",
-        "pods",
-        "-n",
-        ns,
-        "-l",
-        selector,
-        "-o",
-        "jsonpath={.items[*].status.phase}",
-    ]);
     assert_eq!(
-        phases.split_whitespace().collect::<Vec<_>>(),
+        pods().split_whitespace().collect::<Vec<_>>(),
         ["Running", "Running"]
     );
 }
