@@ -1,28 +1,24 @@
 # syntax=docker/dockerfile:1
 # The bindery image with a Docker daemon: docker build -t bindery:0.1.0 .
 # Without one, deploy/image/build makes the same image with buildah (see
-# deploy/README.md, "The image"): a static (musl) bindery in an image from
-# scratch, laid out by deploy/image/rootfs for both.
+# deploy/README.md, "The image"): the release bindery and the shared
+# libraries it loads in an image from scratch, laid out by
+# deploy/image/rootfs for both.
 
 # Build: the toolchain rust-toolchain.toml pins (Rust 1.95 with wasm32-wasip2,
-# which host/build.rs needs to compile the built-in plugins it embeds), and
-# musl-gcc for the C parts of a static binary.
+# which host/build.rs needs to compile the built-in plugins it embeds).
+# Bookworm: its glibc is what the image carries.
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends musl-tools \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY rust-toolchain.toml ./
-RUN rustup toolchain install && rustup target add wasm32-wasip2 "$(uname -m)-unknown-linux-musl" \
-    && cargo --version
+RUN rustup toolchain install && rustup target add wasm32-wasip2 && cargo --version
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    triple="$(uname -m)-unknown-linux-musl" \
-    && env "CC_$(echo "$triple" | tr - _)=musl-gcc" \
-       cargo build --release --locked --bin bindery --target "$triple" \
-    && deploy/image/rootfs /out "target/$triple/release/bindery"
+    cargo build --release --locked --bin bindery \
+    && deploy/image/rootfs /out target/release/bindery
 
-# Run: the static binary alone, no shell, uid/gid 65532 (nonroot).
+# Run: the binary and its libraries alone, no shell, uid/gid 65532 (nonroot).
 FROM scratch
 COPY --from=build /out/ /
 USER 65532:65532

@@ -36,7 +36,13 @@ fn main() {
     let target_root = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"));
-    let target_dir = target_root.join("wasm-plugins");
+    // wit-bindgen reads the WIT files at compile time, and cargo does not
+    // know it: a target dir of their own per WIT digest rebuilds the
+    // plugins when the contract changes.
+    let digest = wit_digest(&root.join("wit"));
+    // The tests build their guests the same way (`BINDERY_WIT_DIGEST`).
+    println!("cargo:rustc-env=BINDERY_WIT_DIGEST={digest}");
+    let target_dir = target_root.join(format!("wasm-plugins-{digest}"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&plugins)
@@ -94,6 +100,23 @@ fn main() {
     table.push_str("];\n");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out_dir.join("builtins.rs"), table).expect("writing builtins.rs");
+}
+
+/// The first 12 hex digits of SHA-256 over the WIT files, by name order.
+fn wit_digest(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("reading wit/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wit"))
+        .collect();
+    files.sort();
+    let mut hash = Sha256::new();
+    for f in files {
+        hash.update(std::fs::read(&f).expect("reading a WIT file"));
+    }
+    hex::encode(&hash.finalize()[..6])
 }
 
 /// Rerun when any source of the plugins or the WIT package changes.

@@ -1,5 +1,5 @@
 # The node of `testenv/start --node`, sourced by start and stop (which
-# define log, die, as_root and the state variables). See README.md, "The
+# define log, die and the state variables). See README.md, "The
 # node". Everything of the node runs inside the network namespace
 # $BINDERY_NODE_NETNS: containerd and its pods, the CNI bridge, kubelet,
 # kube-proxy, kube-controller-manager, kube-scheduler; the machine's own
@@ -28,65 +28,27 @@ node_service_ip() {  # node_service_ip N: the Nth address of the service range
   echo "${base%.*}.$1"
 }
 
-# ---------------------------------------------------------------- packages
-
-# The node's system packages. One function, to move into testenv/setup.
-install_node_prerequisites() {
-  local pkgs=()
-  command -v containerd >/dev/null || pkgs+=(containerd)
-  command -v runc >/dev/null || pkgs+=(runc)
-  [ -x /usr/lib/cni/bridge ] || pkgs+=(containernetworking-plugins)
-  command -v buildah >/dev/null || pkgs+=(buildah)
-  command -v podman >/dev/null || pkgs+=(podman)
-  command -v musl-gcc >/dev/null || pkgs+=(musl-tools)
-  [ -x /bin/busybox ] || pkgs+=(busybox-static)
-  command -v iptables >/dev/null || pkgs+=(iptables)
-  command -v nft >/dev/null || pkgs+=(nftables)
-  command -v conntrack >/dev/null || pkgs+=(conntrack)
-  command -v jq >/dev/null || pkgs+=(jq)
-  command -v socat >/dev/null || pkgs+=(socat)
-  command -v nsenter >/dev/null || pkgs+=(util-linux)
-  command -v ip >/dev/null || pkgs+=(iproute2)
-  [ ${#pkgs[@]} -eq 0 ] && return 0
-  log "installing the node's packages ${pkgs[*]} with apt-get"
-  local apt_log
-  apt_log="$(mktemp)"
-  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-           --no-install-recommends "${pkgs[@]}"; } >"$apt_log" 2>&1; then
-    cat "$apt_log" >&2; rm -f "$apt_log"
-    die "apt-get install ${pkgs[*]} failed"
-  fi
-  rm -f "$apt_log"
-}
-
 # ---------------------------------------------------------------- binaries and images
 
-node_ensure_binaries() {
-  local missing=() c
-  for c in kubelet kube-proxy kube-controller-manager kube-scheduler; do
-    [ -x "$node_bins/$c-$KUBE_VERSION" ] || missing+=("$c")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "building ${missing[*]} $KUBE_VERSION with Go (once; several minutes)"
-  "$here/build-kube-apiserver" "$node_bins" "${missing[@]}"
-}
-
+# kubelet, kube-proxy, kube-controller-manager and kube-scheduler: built
+# once by testenv/setup (its `node` list) into the cache.
 node_bin() { echo "$node_bins/$1-$KUBE_VERSION"; }
 
 # The images to load, one `<archive> <name>` a line, in
 # $node_dir/image-archives: the node's own (testenv/node/images; the first
 # is the pause image), then Bindery's: built from the working tree by
-# deploy/image/build, or $BINDERY_NODE_IMAGE (`<archive> <name>`, or `none`).
+# deploy/image/build (around $BINDERY_NODE_BINARY when set, e.g. the binary
+# the tests built), or $BINDERY_NODE_IMAGE (`<archive> <name>`, or `none`).
 node_build_images() {
-  local t0 tag
+  local t0 tag build=("$here/../deploy/image/build" --oci-archive "$node_dir/bindery-image.tar")
   t0=$(date +%s)
   "$here/node/images" > "$node_dir/image-archives"
+  [ -z "${BINDERY_NODE_BINARY:-}" ] || build+=(--binary "$BINDERY_NODE_BINARY")
   case "${BINDERY_NODE_IMAGE:-}" in
     none) ;;
     "")
       log "building the Bindery image from the working tree (deploy/image/build)"
-      tag="$("$here/../deploy/image/build" --oci-archive "$node_dir/bindery-image.tar" | tail -1)"
+      tag="$("${build[@]}" | tail -1)"
       case "$tag" in */*) ;; *) tag="docker.io/library/$tag" ;; esac
       echo "$node_dir/bindery-image.tar $tag" >> "$node_dir/image-archives" ;;
     *) echo "$BINDERY_NODE_IMAGE" >> "$node_dir/image-archives" ;;
@@ -269,6 +231,10 @@ cgroupRoot: $BINDERY_NODE_CGROUP
 failSwapOn: false
 failCgroupV1: false
 makeIPTablesUtilChains: false
+# A pod's ConfigMap volumes are brought up to date on its periodic sync:
+# every 10 s here, so that the tests of a reload through the volume wait
+# seconds, not the default minute.
+syncFrequency: 10s
 clusterDomain: cluster.local
 clusterDNS: [$dns_ip]
 # No upstream resolver: the cluster's names only.
@@ -415,7 +381,8 @@ node_shim_pids() {
   local f pid
   for f in /proc/[0-9]*/cmdline; do
     pid="${f#/proc/}"; pid="${pid%/cmdline}"
-    tr '\0' ' ' < "$f" 2>/dev/null | grep -q "containerd-shim.* -address $node_ctrd_sock" && echo "$pid"
+    # The process may be gone by now: its cmdline then reads as nothing.
+    { tr '\0' ' ' < "$f"; } 2>/dev/null | grep -q "containerd-shim.* -address $node_ctrd_sock" && echo "$pid"
   done
   return 0
 }

@@ -11,7 +11,7 @@ request head and go to the default tenant, or to every upstream in turn when
 there is no default.
 
 componentize-py builds this module into a component of the `router` world
-of Bindery's WIT package (bindery:plugin@0.2.0): the `WitWorld` class below
+of Bindery's WIT package (bindery:plugin@0.3.0): the `WitWorld` class below
 implements the world's exports, `wit_world.imports` holds its imports.
 """
 import itertools
@@ -61,9 +61,6 @@ def parse(text: str) -> Config:
 
 # Set by `configure`, once per instance before any `route` call.
 CONFIG = Config()
-# The rotation among a tenant's upstreams; per instance, so only roughly even
-# across the instances Bindery runs in parallel.
-TURN = itertools.count()
 
 
 def tenant_of() -> str | None:
@@ -81,14 +78,15 @@ def tenant_of() -> str | None:
     return CONFIG.default
 
 
-def in_turn(candidates: list[routing.Candidate], wanted) -> list[int]:
-    """Indices `wanted` keeps: healthy ones first from this call's turn, then
-    the unhealthy ones as a last resort."""
+def in_turn(candidates: list[routing.Candidate], turn: int, wanted) -> list[int]:
+    """Indices `wanted` keeps: healthy ones first from this call's turn (the
+    endpoint's, counted by the host across every forwarder thread), then the
+    unhealthy ones as a last resort."""
     kept = [i for i in range(len(candidates)) if wanted(i)]
     healthy = [i for i in kept if candidates[i].healthy]
     sick = [i for i in kept if not candidates[i].healthy]
     if healthy:
-        start = next(TURN) % len(healthy)
+        start = turn % len(healthy)
         healthy = healthy[start:] + healthy[:start]
     return healthy + sick
 
@@ -103,9 +101,11 @@ class WitWorld(wit_world.WitWorld):
         tenant = tenant_of()
         if tenant is None:
             # Nobody named a tenant and there is no default: any upstream.
-            return routing.Decision_Try(in_turn(candidates, lambda i: True))
+            return routing.Decision_Try(
+                in_turn(candidates, connection.turn, lambda i: True))
         mine = (CONFIG.label, tenant)
-        order = in_turn(candidates, lambda i: mine in (routing.labels(i) or []))
+        order = in_turn(candidates, connection.turn,
+                        lambda i: mine in (routing.labels(i) or []))
         if not order:
             reason = f"no upstream for {CONFIG.label} {json.dumps(tenant)}"
             log(Level.DEBUG, reason)

@@ -15,7 +15,7 @@ use bindery::plugin::bindings::{Endpoint, Scheme};
 use bindery::plugin::router::RouterWorld;
 use bindery::plugin::selector::SelectorWorld;
 use bindery::plugin::{
-    Route, RouteInput, RouteTarget, Runtime, RuntimeOptions, SelectorPlugin, UpstreamView,
+    Decision, RouteInput, RouteTarget, Runtime, RuntimeOptions, SelectorPlugin, UpstreamView,
 };
 use bindery::policy::PluginRef;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -50,13 +50,13 @@ fn router_call(c: &mut Criterion) {
         ("consistent-hash", 4),
         ("round-robin", 1),
     ] {
-        let target = Arc::new(RouteTarget {
-            url: "http://rgw.storage:7480".into(),
-            scheme: Scheme::Http,
-            upstreams: (0..n)
+        let target = Arc::new(RouteTarget::new(
+            "http://rgw.storage:7480".into(),
+            Scheme::Http,
+            (0..n)
                 .map(|i| UpstreamView::new(format!("10.0.0.{i}:7480"), 1, vec![]))
                 .collect(),
-        });
+        ));
         let candidates: Vec<Candidate> = target
             .upstreams
             .iter()
@@ -86,7 +86,7 @@ fn router_call(c: &mut Criterion) {
                 let lent = input.take().expect("input is handed back");
                 let (routed, back) = router.route(lent, black_box(&candidates));
                 input = Some(back);
-                assert!(matches!(routed.route, Route::Try(_)));
+                assert!(matches!(routed.decision, Decision::Try(_)));
                 routed
             })
         });
@@ -159,9 +159,12 @@ fn select_10k(c: &mut Criterion) {
         b.iter_batched(
             || entries.clone(),
             |entries| {
-                let (selected, rejected) =
-                    bindery::select::select(entries, "default", &selectors, &Default::default());
-                assert_eq!((selected.len(), rejected.len()), (1000, 9000));
+                use bindery::pipeline::{account, select, validate};
+                let (valid, invalid) = validate::validate(entries);
+                let (ours, others) = account::filter(valid, "default");
+                let (selected, rejected) = select::select(ours, &selectors, &Default::default());
+                let rejected = invalid.len() + others.len() + rejected.len();
+                assert_eq!((selected.len(), rejected), (1000, 9000));
                 selected
             },
             BatchSize::LargeInput,

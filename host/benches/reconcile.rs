@@ -8,7 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::cluster::{Operator, cluster, wait_for};
+use support::cluster::{Operator, cluster};
+use support::wait_for;
 
 const N: usize = 1000;
 

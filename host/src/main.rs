@@ -5,8 +5,8 @@ use clap::Parser;
 
 mod cli;
 
-/// mimalloc, not glibc's malloc: 3–4% less CPU per forwarded connection and
-/// per HTTP request, for about 8 MB more resident memory (BENCHMARKS.md).
+/// mimalloc, not glibc's malloc: less CPU per forwarded connection and per
+/// HTTP request, for a few MB more resident memory.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

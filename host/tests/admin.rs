@@ -5,27 +5,20 @@
 mod support;
 
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::forward::{free_port, http_get_on};
-use support::standalone::Standalone;
+use support::forward::{Standalone, free_port, http_get};
+use support::wait_for;
 
 /// `GET path` with `Connection: close`: (status, body). The admin server
 /// may start listening just after the endpoint lines are printed.
 fn get(admin: SocketAddr, path: &str) -> (u16, String) {
-    let start = Instant::now();
-    let s = loop {
-        match TcpStream::connect(admin) {
-            Ok(s) => break s,
-            Err(e) if start.elapsed() > Duration::from_secs(10) => {
-                panic!("connect to the admin server {admin}: {e}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    http_get_on(s, "admin", path, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    wait_for(
+        Duration::from_secs(10),
+        "the admin server to listen",
+        || TcpStream::connect(admin).is_ok(),
+    );
+    http_get(admin, "admin", path, &[])
 }
 
 fn json(admin: SocketAddr, path: &str) -> serde_json::Value {
@@ -48,14 +41,7 @@ fn admin_endpoints_show_plugins_projections_and_a_refused_reload() {
     let policy = "endpointSelectors: [\"endpoint.labels.team == 'data'\"]\nrouter: {plugin: builtin:least-connections}\n";
     let port = free_port();
     let admin = SocketAddr::from(([127, 0, 0, 1], port));
-    let fwd = Standalone::start_with(
-        &[
-            ("catalog.yaml", catalog.as_bytes()),
-            ("policy.yaml", policy.as_bytes()),
-        ],
-        1,
-        &["--admin", &admin.to_string()],
-    );
+    let fwd = Standalone::start_with(policy, catalog, &[], 1, &["--admin", &admin.to_string()]);
 
     assert_eq!(get(admin, "/healthz").0, 200);
     let (status, ready) = get(admin, "/readyz");
@@ -111,18 +97,15 @@ fn admin_endpoints_show_plugins_projections_and_a_refused_reload() {
         "endpointSelectors: [\"endpoint.labels.team ==\"]\n",
     )
     .expect("write the broken policy");
-    let start = Instant::now();
-    let plugins = loop {
-        let p = json(admin, "/v1/plugins");
-        if !p["last_failure"].is_null() {
-            break p;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no failure reported: {p}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut plugins = serde_json::Value::Null;
+    wait_for(
+        Duration::from_secs(10),
+        "the failure to be reported",
+        || {
+            plugins = json(admin, "/v1/plugins");
+            !plugins["last_failure"].is_null()
+        },
+    );
     assert_eq!(
         plugins["generation"].as_u64(),
         Some(generation),

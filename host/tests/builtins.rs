@@ -10,7 +10,7 @@ use bindery::plugin::bindings::{Endpoint, Scheme, Upstream};
 use bindery::plugin::naming::NamingWorld;
 use bindery::plugin::router::RouterWorld;
 use bindery::plugin::selector::SelectorWorld;
-use bindery::plugin::{NamingPlugin, PluginError, Route, RouterPlugin, SelectorPlugin};
+use bindery::plugin::{Decision, NamingPlugin, PluginError, RouterPlugin, SelectorPlugin};
 use bindery::policy::PluginRef;
 use serde_json::json;
 use support::{Pool, pool, runtime};
@@ -245,8 +245,8 @@ fn first(r: &RouterPlugin, ip: &str, pool: &Pool) -> u32 {
 fn first_with(r: &RouterPlugin, input: bindery::plugin::RouteInput, pool: &Pool) -> u32 {
     let (routed, _) = r.route(input, &pool.candidates);
     assert!(routed.fallback.is_none(), "{:?}", routed.fallback);
-    match routed.route {
-        Route::Try(order) => {
+    match routed.decision {
+        Decision::Try(order) => {
             assert_eq!(
                 order.len(),
                 pool.candidates.len(),
@@ -254,7 +254,7 @@ fn first_with(r: &RouterPlugin, input: bindery::plugin::RouteInput, pool: &Pool)
             );
             order[0]
         }
-        Route::Reject(r) => panic!("rejected: {r}"),
+        Decision::Reject(r) => panic!("rejected: {r}"),
     }
 }
 

@@ -1,8 +1,8 @@
 //! `deploy/`: the Helm chart and the kustomize base as a cluster admin uses
-//! them. Helm is installed with `go install` into a cache outside the clone
-//! when missing; the renders are checked by `bindery` itself and applied to
-//! the local control plane (`testenv/`), where the operator's RBAC is probed
-//! by impersonating its ServiceAccount.
+//! them, with the helm and kubectl `testenv/setup` builds; the renders are
+//! checked by `bindery` itself and applied to the local control plane
+//! (`testenv/`), where the operator's RBAC is probed by impersonating its
+//! ServiceAccount.
 //!
 //! `BINDERY_UPDATE_DEPLOY=1` rewrites the CRD copies from `bindery crd`
 //! instead of failing on drift.
@@ -16,7 +16,7 @@ use serde_json::Value;
 use support::tools::{helm, kubectl, run_ok};
 use support::{bindery, repo_root};
 
-/// What `helm template` renders for (the chart needs at least 1.27).
+/// What `helm template` renders for (the chart needs at least 1.30).
 const KUBE_VERSION: &str = "1.33.0";
 
 const CHART: &str = "deploy/helm/bindery";

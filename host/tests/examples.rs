@@ -7,22 +7,23 @@
 //!
 //! The Rust examples build with cargo for wasm32-wasip2 into
 //! `$CARGO_TARGET_DIR/examples`; the Python one with its `build` script,
-//! which installs the pinned componentize-py into a venv when missing and
-//! skips the build when the sources are unchanged.
+//! given the venv where `testenv/setup` installed the pinned componentize-py
+//! (the script skips the build when the sources are unchanged).
 mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::Service;
 use sha2::{Digest, Sha256};
-use support::forward::{PATIENCE, Server, ask, free_port, http_get_on, tagged};
-use support::standalone::Standalone;
-use support::{bindery, build_components, repo_root, services, target_root};
+use support::forward::{
+    Server, Standalone, ask, catalog_of, entry, http_get, on_free_ports, tagged,
+};
+use support::{bindery, build_components, repo_root, services, target_root, tools};
 
 fn example(path: &str) -> PathBuf {
     repo_root().join("examples").join(path)
@@ -38,8 +39,10 @@ fn python_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let out = target_root().join("examples-python/router.wasm");
+        let venv = tools::componentize_py_venv();
         let status = Command::new(example("python-router/build"))
             .arg(&out)
+            .env("BINDERY_TOOLS_VENV", venv)
             .status()
             .expect("running examples/python-router/build");
         assert!(status.success(), "examples/python-router/build failed");
@@ -75,12 +78,10 @@ fn checks(wasm: &Path, world: &str, good: &str, bad: &str, why: &str) {
     );
 }
 
-/// The example's `policy/policy.yaml`, plus `extra` YAML.
-fn example_policy(example: &str, extra: &str) -> String {
+/// The example's `policy/policy.yaml`.
+fn example_policy(example: &str) -> String {
     let path = self::example(example).join("policy/policy.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    format!("{text}{extra}")
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -122,7 +123,7 @@ fn custom_naming_checks_and_plans_team_names() {
         r#"defaultTeam "Ops" is not usable in a Service name"#,
     );
 
-    let policy = example_policy("custom-naming", "");
+    let policy = example_policy("custom-naming");
     let dir = support::dir_with(&[
         ("policy.yaml", policy.as_bytes()),
         ("custom_naming.wasm", &read(&wasm)),
@@ -246,43 +247,29 @@ fn shop() -> Shop {
         ("globex-1", "globex"),
         ("shared-1", "shared"),
     ];
-    let mut catalog = String::from("endpoints:\n");
-    let mut entry = |url: &str, tenant: &str, addr: SocketAddr| {
-        catalog += &format!(
-            "  - url: {url}\n    labels: {{tenant: {tenant}}}\n    upstreams: [{{address: \"{addr}\"}}]\n"
-        );
+    let mut entries = Vec::new();
+    let tenant = |url: &str, tenant: &str, addr: SocketAddr| {
+        entry(url, &[addr], &format!("labels: {{tenant: {tenant}}}"))
     };
     let mut http = BTreeMap::new();
-    for (name, tenant) in tenants {
+    for (name, owner) in tenants {
         let server = named_http(name);
-        entry(API, tenant, server.addr);
+        entries.push(tenant(API, owner, server.addr));
         http.insert(name, server);
     }
     let tcp: Vec<Server> = (0..2).map(|i| Server::start(tagged(i))).collect();
-    entry(CACHE, "acme", tcp[0].addr);
-    entry(CACHE, "shared", tcp[1].addr);
+    entries.push(tenant(CACHE, "acme", tcp[0].addr));
+    entries.push(tenant(CACHE, "shared", tcp[1].addr));
     Shop {
         http,
         _tcp: tcp,
-        catalog,
-    }
-}
-
-/// `first` such that `first` and `first + 1` are free on 127.0.0.1.
-fn two_free_ports() -> u16 {
-    loop {
-        let first = free_port();
-        if first < u16::MAX && TcpListener::bind(("127.0.0.1", first + 1)).is_ok() {
-            return first;
-        }
+        catalog: catalog_of(&entries),
     }
 }
 
 /// One GET with `headers` on a connection of its own: status and body.
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let s = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect to the forwarder");
-    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    http_get_on(s, "api.shop:8080", path, headers).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    http_get(addr, "api.shop:8080", path, headers)
 }
 
 /// Which upstreams answered `n` requests, by name; panics on a non-200.
@@ -314,17 +301,11 @@ fn only(name: &str, n: usize) -> BTreeMap<String, usize> {
 /// the example's own policy: every decision its README shows.
 fn routes_by_tenant(example: &str, plugin_file: &str, component: &Path) {
     let mut shop = shop();
-    let first = two_free_ports();
-    let policy = example_policy(
-        example,
-        &format!("ports: {{first: {first}, last: {}}}\n", first + 1),
-    );
+    let policy = on_free_ports(&example_policy(example), 2);
     let fwd = Standalone::start(
-        &[
-            ("catalog.yaml", shop.catalog.as_bytes()),
-            ("policy.yaml", policy.as_bytes()),
-            (plugin_file, &read(component)),
-        ],
+        &policy,
+        &shop.catalog,
+        &[(plugin_file, &read(component))],
         2,
     );
     let api = fwd.endpoint(API);

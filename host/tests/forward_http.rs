@@ -18,9 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::forward::free_port;
+use support::forward::{Server, Standalone, catalog_of, closed_addr, entry, on_free_ports};
 use support::guest;
-use support::standalone::Standalone;
 
 const URL: &str = "http://rgw.storage:7480";
 const RR: &str = "router: {plugin: builtin:round-robin}\n";
@@ -89,29 +88,11 @@ async fn answer(
     Ok(resp.body(Full::new(body)).expect("response"))
 }
 
-/// An address nothing listens on. Not a freed ephemeral port on 127.0.0.1:
-/// the forwarder's own outgoing connections could take that port and
-/// connect to themselves (TCP simultaneous open).
-fn closed_port(n: u8) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 3], u16::from(n)))
-}
-
-/// `bindery standalone` serving `URL` over `addrs` with `router`.
+/// `bindery standalone` serving `URL` over `addrs` under `policy`, on a
+/// port of its own.
 fn standalone(addrs: &[SocketAddr], policy: &str, extra: &[(&str, &[u8])]) -> Standalone {
-    let mut catalog = format!("endpoints:\n  - url: {URL}\n    upstreams:\n");
-    for a in addrs {
-        catalog += &format!("      - address: {a}\n");
-    }
-    // Every test's forwarder on a port of its own: the allocation is a hash
-    // of the URL, the same in every test running in parallel.
-    let port = free_port();
-    let policy = format!("{policy}ports: {{first: {port}, last: {port}}}\n");
-    let mut files: Vec<(&str, &[u8])> = vec![
-        ("catalog.yaml", catalog.as_bytes()),
-        ("policy.yaml", policy.as_bytes()),
-    ];
-    files.extend_from_slice(extra);
-    let fwd = Standalone::start(&files, 1);
+    let catalog = catalog_of(&[entry(URL, addrs, "")]);
+    let fwd = Standalone::start(&on_free_ports(policy, 1), &catalog, extra, 1);
     fwd.endpoint(URL);
     fwd
 }
@@ -232,8 +213,7 @@ async fn h2c_prior_knowledge_streams_are_routed_per_request() {
         [3, 3, 3],
         "{spread:?}"
     );
-    // Concurrent streams: every one answered, spread over the pool (router
-    // instances run in parallel, each with its own rotation).
+    // Concurrent streams: every one answered, spread over the pool.
     let seen = futures_join((0..30).map(|i| h2_get(sender.clone(), i))).await;
     assert_eq!(seen.len(), 30);
     assert!(
@@ -300,7 +280,7 @@ async fn the_router_sees_the_request_head() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_is_retried_on_another() {
     let (a, b) = (upstream(0).await, upstream(1).await);
-    let dead = closed_port(1);
+    let dead = closed_addr();
     let fwd = standalone(&[dead, a.addr, b.addr], RR, &[]);
     let mut failed = 0;
     for i in 0..100 {
@@ -316,7 +296,7 @@ async fn an_unreachable_upstream_is_retried_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_reachable_upstream_answers_502_naming_the_endpoint() {
-    let fwd = standalone(&[closed_port(1), closed_port(2)], RR, &[]);
+    let fwd = standalone(&[closed_addr(), closed_addr()], RR, &[]);
     let mut client = h1(fwd.addr).await;
     let (resp, body) = get_on(&mut client, "/").await;
     assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
@@ -569,7 +549,7 @@ async fn expect(client: &mut H1, path: &str, status: u16, body: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_upstream_body_framing_reaches_the_client_and_keeps_the_connection_when_it_can() {
-    let up = support::forward::Server::start(scripted);
+    let up = Server::start(scripted);
     let fwd = standalone(&[up.addr], RR, &[]);
     let mut client = h1(fwd.addr).await;
     expect(&mut client, "/chunked", 200, "hello, world").await;
@@ -596,7 +576,7 @@ async fn every_upstream_body_framing_reaches_the_client_and_keeps_the_connection
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_alive_connection_the_upstream_closed_is_replaced_without_an_error() {
-    let up = support::forward::Server::start(scripted);
+    let up = Server::start(scripted);
     let fwd = standalone(&[up.addr], RR, &[]);
     let mut client = h1(fwd.addr).await;
     for round in 0..20 {
@@ -616,7 +596,7 @@ async fn a_kept_alive_connection_the_upstream_closed_is_replaced_without_an_erro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_upstream_response_is_a_502_naming_the_endpoint() {
-    let up = support::forward::Server::start(scripted);
+    let up = Server::start(scripted);
     let fwd = standalone(&[up.addr], RR, &[]);
     let mut client = h1(fwd.addr).await;
     let (resp, body) = get_on(&mut client, "/malformed").await;
@@ -666,7 +646,7 @@ async fn an_idle_pooled_connection_the_upstream_closed_is_closed_without_another
     // closes the other.
     let (closed_tx, closed_rx) = std::sync::mpsc::channel::<std::time::Instant>();
     let closed_tx = std::sync::Mutex::new(closed_tx);
-    let up = support::forward::Server::start(move |mut s| {
+    let up = Server::start(move |mut s| {
         if next_head(&mut s, &mut Vec::new()).is_none() {
             return;
         }
@@ -703,4 +683,37 @@ async fn an_idle_pooled_connection_the_upstream_closed_is_closed_without_another
         "closed only after {after:?}"
     );
     drop(client);
+}
+
+/// 12 requests, each on a connection of its own (as `curl` in a loop sends
+/// them), over 12 healthy upstreams reach 12 different upstreams, whichever
+/// of the forwarder's four threads accepts each connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_is_one_rotation_across_connections_and_threads() {
+    let mut ups = Vec::new();
+    for i in 0..12 {
+        ups.push(upstream(i).await);
+    }
+    let catalog = catalog_of(&[entry(URL, &addrs(&ups), "")]);
+    let fwd = Standalone::start_env(
+        &on_free_ports(RR, 1),
+        &catalog,
+        &[],
+        1,
+        &[],
+        &[("BINDERY_FORWARD_THREADS", "4")],
+    );
+    let mut seen = Vec::new();
+    for i in 0..12 {
+        let mut client = h1(fwd.addr).await;
+        let req = get(&format!("/bucket/{i}"))
+            .header("connection", "close")
+            .body(Full::default())
+            .expect("request");
+        let (resp, _) = send(&mut client, req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        seen.push(header(&resp, "x-index").to_string());
+    }
+    let spread = tally(seen);
+    assert_eq!(spread.len(), 12, "{spread:?}");
 }

@@ -6,17 +6,18 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use support::forward::{
-    Harness, PATIENCE, Server, addrs, ask, catalog, closed_addr, closed_by_peer, echo_with_digest,
-    finish, free_port, hold, hold_from, http_get_on, tagged, tagged_servers, wait_for,
+    Harness, Server, Standalone, addrs, ask, catalog, closed_addr, closed_by_peer,
+    echo_with_digest, finish, free_port, hold, hold_from, http_get, on_free_ports, pin_ports,
+    tagged, tagged_servers,
 };
-use support::guest;
+use support::{PATIENCE, guest, tools, wait_for};
 
 const ROUND_ROBIN: &str = "router: {plugin: builtin:round-robin}";
 
@@ -29,8 +30,8 @@ fn count(tags: impl IntoIterator<Item = usize>) -> HashMap<usize, usize> {
 }
 
 /// Each of `upstreams` got `each` connections, give or take one per
-/// forwarder thread: every thread keeps its own router instance, and so its
-/// own round-robin turn (as nginx's workers do).
+/// forwarder thread (the bound of a rotation per thread; the endpoint's
+/// shared turn keeps it exact).
 fn assert_even(counts: &HashMap<usize, usize>, upstreams: usize, each: usize, h: &Harness) {
     let slack = h.forwarder.threads();
     for u in 0..upstreams {
@@ -122,7 +123,7 @@ fn one_gibibyte_each_way_is_byte_exact_and_the_fin_reaches_the_upstream() {
     );
     drop(client);
     let c = h.counters();
-    wait_for("the connection to end", || c.active.get() == 0);
+    wait_for(PATIENCE, "the connection to end", || c.active.get() == 0);
     assert_eq!(c.bytes_in.get(), (CHUNKS * MIB) as u64);
     assert_eq!(c.bytes_out.get(), (CHUNKS * MIB + 32) as u64);
 }
@@ -393,20 +394,6 @@ fn consistent_hash_keeps_each_client_ip_on_one_upstream() {
 
 // --------------------------------------------------------------- redis ----
 
-/// Install redis-server and redis-tools from Debian when missing; a file
-/// lock keeps concurrent test runs from racing apt.
-fn ensure_redis() {
-    let script = "command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null \
-                  && command -v redis-cli >/dev/null || { apt-get update -q && \
-                  DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-                  -o DPkg::Lock::Timeout=600 redis-server redis-tools; }";
-    let status = Command::new("flock")
-        .args(["/tmp/bindery-tests-apt.lock", "sh", "-c", script])
-        .status()
-        .expect("running flock/apt-get");
-    assert!(status.success(), "installing redis-server and redis-tools");
-}
-
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -417,7 +404,7 @@ impl Drop for Killed {
 }
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
+    let out = tools::on_path("redis-cli")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
         .args(args)
         .output()
@@ -436,10 +423,9 @@ fn redis_stat(port: u16, field: &str) -> u64 {
 
 #[test]
 fn redis_benchmark_through_the_forwarder_has_no_errors() {
-    ensure_redis();
     let port = free_port();
     let server = Killed(
-        Command::new("redis-server")
+        tools::on_path("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -447,8 +433,8 @@ fn redis_benchmark_through_the_forwarder_has_no_errors() {
             .spawn()
             .expect("start redis-server"),
     );
-    wait_for("redis-server to answer", || {
-        Command::new("redis-cli")
+    wait_for(PATIENCE, "redis-server to answer", || {
+        tools::on_path("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &port.to_string(), "ping"])
             .output()
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG")
@@ -466,7 +452,7 @@ fn redis_benchmark_through_the_forwarder_has_no_errors() {
     let before = redis_stat(port, "total_commands_processed");
 
     let requests = 20_000;
-    let out = Command::new("redis-benchmark")
+    let out = tools::on_path("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &fwd.to_string()])
         .args(["-n", &requests.to_string(), "-c", "20", "-P", "4"])
         // redis-benchmark 7 stops at the first error reply, with a failure.
@@ -552,13 +538,15 @@ fn idle_timeout_closes_idle_connections_only() {
         closed_by_peer(&mut idle),
         "the idle connection was not closed within {PATIENCE:?}"
     );
-    wait_for("the upstream to see the close", || {
+    wait_for(PATIENCE, "the upstream to see the close", || {
         eofs.load(Ordering::SeqCst) == 2
     });
     // Counted once both sockets are closed, so it may trail the close.
     let c = h.counters();
-    wait_for("the idle close to be counted", || c.idle_closed.get() >= 1);
-    wait_for("the connection to end", || c.active.get() == 0);
+    wait_for(PATIENCE, "the idle close to be counted", || {
+        c.idle_closed.get() >= 1
+    });
+    wait_for(PATIENCE, "the connection to end", || c.active.get() == 0);
     assert_eq!(c.idle_closed.get(), 1);
 }
 
@@ -587,7 +575,9 @@ fn max_connections_closes_the_excess_and_counts_it() {
 
     // A slot frees when a connection ends.
     finish(a).unwrap();
-    wait_for("the first connection to end", || c.active.get() == 1);
+    wait_for(PATIENCE, "the first connection to end", || {
+        c.active.get() == 1
+    });
     let (d, _) = hold(h.addr).expect("a freed slot takes a new connection");
     assert_eq!(c.over_limit.get(), 1);
     finish(b).unwrap();
@@ -630,10 +620,12 @@ fn max_connections_follows_a_policy_reload() {
     h.reload("forwarding: {maxConnections: 2}");
     assert!(refused_over_limit(h.addr));
     finish(held.pop().unwrap()).unwrap();
-    wait_for("one connection to end", || c.active.get() == 2);
+    wait_for(PATIENCE, "one connection to end", || c.active.get() == 2);
     assert!(refused_over_limit(h.addr), "2 in flight, limit 2");
     finish(held.pop().unwrap()).unwrap();
-    wait_for("another connection to end", || c.active.get() == 1);
+    wait_for(PATIENCE, "another connection to end", || {
+        c.active.get() == 1
+    });
     held.push(hold(h.addr).expect("1 in flight, limit 2").0);
     assert_eq!(c.over_limit.get(), 4);
     for s in held {
@@ -679,10 +671,11 @@ fn drain_finishes_connections_in_flight_and_refuses_new_ones() {
 /// Start the forwarder's drain (drainSeconds of the policy) and wait until
 /// it refuses new connections; the handle says whether everything finished.
 fn start_drain(h: &Harness) -> tokio::task::JoinHandle<bool> {
-    let grace = h.snapshot.policy.policy.forwarding.drain();
+    let grace = h.snapshot.policy.loaded.policy.forwarding.drain();
     let forwarder = h.forwarder.clone();
     let drain = h.rt.spawn(async move { forwarder.drain(grace).await });
     wait_for(
+        PATIENCE,
         "new connections to be refused",
         || matches!(TcpStream::connect(h.addr), Err(e) if e.kind() == ErrorKind::ConnectionRefused),
     );
@@ -767,7 +760,7 @@ fn drain_gives_up_after_drain_seconds() {
         &[],
     );
     let (held, _) = hold(h.addr).unwrap();
-    let grace = h.snapshot.policy.policy.forwarding.drain();
+    let grace = h.snapshot.policy.loaded.policy.forwarding.drain();
     let forwarder = h.forwarder.clone();
     let finished = h.rt.block_on(async move { forwarder.drain(grace).await });
     assert!(!finished, "a connection that never ends outlives the drain");
@@ -869,7 +862,9 @@ fn http_health_checks_from_endpoint_metadata_follow_the_status() {
         &[],
     );
     let i = tag_of(&h, flaky.addr);
-    wait_for("probes of /healthz", || probes.load(Ordering::SeqCst) >= 2);
+    wait_for(PATIENCE, "probes of /healthz", || {
+        probes.load(Ordering::SeqCst) >= 2
+    });
     assert!(h.upstreams()[i].healthy(Instant::now()), "200 is healthy");
 
     sick.store(true, Ordering::SeqCst);
@@ -930,34 +925,19 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
     let dead = closed_addr();
     let port = free_port();
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let dir = support::dir_with(&[
-        (
-            "policy.yaml",
-            format!(
-                "ports: {{first: {port}, last: {port}}}\n\
-                 forwarding: {{ejectAfterFailures: 2, ejectSeconds: 600}}\n"
-            )
-            .as_bytes(),
+    let fwd = Standalone::start_with(
+        &pin_ports(
+            "forwarding: {ejectAfterFailures: 2, ejectSeconds: 600}",
+            port,
+            1,
         ),
-        (
-            "catalog.yaml",
-            catalog("tcp://gw.test:9020", &[dead, live.addr], "").as_bytes(),
-        ),
-    ]);
-    let mut child = support::bindery()
-        .args(["standalone", "--catalog", "catalog.yaml", "--policy", "."])
-        .args(["--listen", "127.0.0.1", "--admin", &admin.to_string()])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bindery standalone");
-    let stdout = child.stdout.take().unwrap();
-    let _child = Killed(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+        &catalog("tcp://gw.test:9020", &[dead, live.addr], ""),
+        &[],
+        1,
+        &["--listen", "127.0.0.1", "--admin", &admin.to_string()],
+    );
     assert_eq!(
-        line.trim(),
+        fwd.lines[0].trim(),
         format!("tcp://gw.test:9020 -> 127.0.0.1:{port}")
     );
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -966,10 +946,10 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
         let got = ask(addr).unwrap_or_else(|e| panic!("connection {i} failed: {e}"));
         assert_eq!(got, 1);
     }
-    wait_for("the admin server", || TcpStream::connect(admin).is_ok());
-    let s = TcpStream::connect(admin).expect("connect to the admin server");
-    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    let (status, metrics) = http_get_on(s, "admin", "/metrics", &[]).expect("GET /metrics");
+    wait_for(PATIENCE, "the admin server", || {
+        TcpStream::connect(admin).is_ok()
+    });
+    let (status, metrics) = http_get(admin, "admin", "/metrics", &[]);
     assert_eq!(status, 200, "{metrics}");
     let value = |family: &str| -> Option<u64> {
         let prefix = format!("bindery_forward_{family}{{url=\"tcp://gw.test:9020\"}} ");
@@ -986,4 +966,31 @@ fn standalone_fails_over_and_reports_the_ejection_on_metrics() {
     assert_eq!(value("connect_failures_total"), Some(2));
     assert_eq!(value("connections_accepted_total"), Some(100));
     assert_eq!(value("unreachable_total"), Some(0));
+}
+
+// ------------------------------------------------------- one rotation ----
+
+/// 12 connections, one after another, to an endpoint of 12 healthy
+/// upstreams reach 12 different upstreams, whichever of the forwarder's
+/// threads accepts each: round-robin turns once across the endpoint, not
+/// once per thread.
+#[test]
+fn round_robin_is_one_rotation_across_four_threads() {
+    let servers = tagged_servers(12);
+    let catalog = catalog("tcp://gw.storage:7480", &addrs(&servers), "");
+    let fwd = Standalone::start_env(
+        &on_free_ports(ROUND_ROBIN, 1),
+        &catalog,
+        &[],
+        1,
+        &[],
+        &[("BINDERY_FORWARD_THREADS", "4")],
+    );
+    for round in 0..2 {
+        let tags: Vec<usize> = (0..12)
+            .map(|i| ask(fwd.addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+            .collect();
+        let distinct: HashSet<usize> = tags.iter().copied().collect();
+        assert_eq!(distinct.len(), 12, "round {round}: {tags:?}");
+    }
 }

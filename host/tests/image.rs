@@ -2,8 +2,8 @@
 //! runc (through podman), as its non-root user, on a read-only root
 //! filesystem with every capability dropped and open files and processes
 //! limited to what this machine allows. `bindery --version`, then a
-//! `standalone` forward to two upstreams, one named in /etc/hosts (the
-//! static binary's resolver).
+//! `standalone` forward to two upstreams, one named only in the
+//! container's /etc/hosts (the image's libc and nsswitch.conf resolve it).
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -13,7 +13,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use support::forward::{Server, free_port, tagged};
-use support::{repo_root, target_root};
+use support::repo_root;
+use support::tools::on_path;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -32,7 +33,7 @@ fn ok(out: Output, what: &str) -> String {
 
 /// Rootful podman without systemd or journald, with runc.
 fn podman() -> Command {
-    let mut c = Command::new("podman");
+    let mut c = on_path("podman");
     c.args(["--cgroup-manager=cgroupfs", "--events-backend=file"]);
     c
 }
@@ -64,13 +65,8 @@ fn preflight() {
         unsafe { libc::geteuid() } == 0,
         "the image test runs rootful podman: run `cargo test --release` as root"
     );
-    support::node::install_packages();
-    for tool in ["buildah", "podman", "runc", "musl-gcc"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(found, "{tool} is not on PATH after testenv/node/install");
+    for tool in ["buildah", "podman", "runc"] {
+        on_path(tool);
     }
 }
 
@@ -115,11 +111,9 @@ fn greeting(addr: SocketAddr) -> std::io::Result<String> {
 fn image_runs_as_non_root_and_forwards() {
     preflight();
     let image = Image(format!("bindery-image-test:{}", std::process::id()));
+    // Around the binary every other test runs: no build of its own.
     let built = Command::new(repo_root().join("deploy/image/build"))
-        .args(["--tag", &image.0])
-        .env("CARGO_TARGET_DIR", target_root())
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .args(["--tag", &image.0, "--binary", env!("CARGO_BIN_EXE_bindery")])
         .output()
         .expect("running deploy/image/build");
     let last = ok(built, "deploy/image/build");

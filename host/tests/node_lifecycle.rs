@@ -7,16 +7,22 @@ mod support;
 
 use std::process::{Command, Stdio};
 
+use support::cluster::testenv_dir;
 use support::repo_root;
+use support::tools::{kubectl, on_path};
 
+/// `cmd` (from a Debian package `testenv/setup node` installs): its stdout.
 fn out(cmd: &str, args: &[&str]) -> String {
-    let o = Command::new(cmd)
-        .args(args)
+    run(on_path(cmd).args(args))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let o = cmd
         .output()
-        .unwrap_or_else(|e| panic!("running {cmd}: {e} (testenv/setup installs it)"));
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         o.status.success(),
-        "{cmd} {args:?}: {}",
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -55,14 +61,13 @@ fn node_leaves_the_machines_namespace_as_it_found_it() {
         unsafe { libc::geteuid() } == 0,
         "testenv/start --node needs root: run `cargo test --release` as root"
     );
-    // iptables-save and nft among them.
-    support::node::install_packages();
-    let dir = std::env::temp_dir().join("bindery-testenv-node-lifecycle");
+    let dir = testenv_dir("node-lifecycle");
     let before = rules();
     let routes_before = out("ip", &["-4", "route"]);
     let start = Command::new(repo_root().join("testenv/start"))
         .arg("--node")
         .env("BINDERY_TESTENV_DIR", &dir)
+        .env("BINDERY_TESTENV_INSTALL", "0")
         // The node alone: the Bindery image is the other tests' business.
         .env("BINDERY_NODE_IMAGE", "none")
         .stderr(Stdio::inherit())
@@ -93,21 +98,18 @@ fn node_leaves_the_machines_namespace_as_it_found_it() {
 
     // Running, with CoreDNS scheduled, Ready and served through kube-proxy
     // (whose rules are in the node's namespace).
-    let dns = out(
-        "kubectl",
-        &[
-            "--kubeconfig",
-            &kubeconfig,
-            "get",
-            "endpointslices",
-            "-n",
-            "kube-system",
-            "-l",
-            "kubernetes.io/service-name=kube-dns",
-            "-o",
-            "jsonpath={.items[*].endpoints[*].conditions.ready}",
-        ],
-    );
+    let dns = run(kubectl().args([
+        "--kubeconfig",
+        &kubeconfig,
+        "get",
+        "endpointslices",
+        "-n",
+        "kube-system",
+        "-l",
+        "kubernetes.io/service-name=kube-dns",
+        "-o",
+        "jsonpath={.items[*].endpoints[*].conditions.ready}",
+    ]));
     let node_rules = out(
         "nsenter",
         &[&format!("--net=/run/netns/{netns}"), "--", "iptables-save"],

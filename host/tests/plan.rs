@@ -2,6 +2,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Output;
 
 use k8s_openapi::api::core::v1::Service;
@@ -9,7 +10,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use support::{bindery, dir_with, repo_root};
 
-fn run(args: &[&str], dir: &std::path::Path) -> Output {
+fn run(args: &[&str], dir: &Path) -> Output {
     bindery()
         .args(args)
         .current_dir(dir)
@@ -24,6 +25,36 @@ fn text(bytes: &[u8]) -> String {
 /// The YAML stream on stdout, each document a Kubernetes Service.
 fn services(out: &Output) -> Vec<Service> {
     support::services(&out.stdout)
+}
+
+/// A directory with `catalog.yaml` and, when given, `policy.yaml`.
+fn files(catalog: &str, policy: Option<&str>) -> tempfile::TempDir {
+    match policy {
+        Some(policy) => dir_with(&[
+            ("catalog.yaml", catalog.as_bytes()),
+            ("policy.yaml", policy.as_bytes()),
+        ]),
+        None => dir_with(&[("catalog.yaml", catalog.as_bytes())]),
+    }
+}
+
+/// `bindery plan` of `dir`'s `catalog.yaml`, under its `policy.yaml` when
+/// it has one, with `args`.
+fn plan(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["plan", "--catalog", "catalog.yaml"];
+    if dir.join("policy.yaml").exists() {
+        all.extend(["--policy", "policy.yaml"]);
+    }
+    all.extend(args);
+    run(&all, dir)
+}
+
+/// [`plan`], which must succeed: the Services, and stderr (what it left).
+fn planned(dir: &Path, args: &[&str]) -> (Vec<Service>, String) {
+    let out = plan(dir, args);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    (services(&out), stderr)
 }
 
 fn by_name(services: &[Service]) -> BTreeMap<(String, String), Service> {
@@ -49,19 +80,7 @@ fn label<'a>(s: &'a Service, key: &str) -> Option<&'a str> {
 #[test]
 fn quickstart_plans_valid_services_and_says_why_the_rest_is_left() {
     let dir = repo_root().join("examples/quickstart");
-    let out = run(
-        &[
-            "plan",
-            "--catalog",
-            "catalog.yaml",
-            "--policy",
-            "policy.yaml",
-        ],
-        &dir,
-    );
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let all = services(&out);
+    let (all, stderr) = planned(&dir, &[]);
     assert_eq!(
         all.len(),
         4,
@@ -110,17 +129,7 @@ fn quickstart_plans_valid_services_and_says_why_the_rest_is_left() {
         "{stderr}"
     );
 
-    let strict = run(
-        &[
-            "plan",
-            "--catalog",
-            "catalog.yaml",
-            "--policy",
-            "policy.yaml",
-            "--strict",
-        ],
-        &dir,
-    );
+    let strict = plan(&dir, &["--strict"]);
     assert_eq!(
         strict.status.code(),
         Some(2),
@@ -131,14 +140,7 @@ fn quickstart_plans_valid_services_and_says_why_the_rest_is_left() {
 #[test]
 fn plan_is_deterministic() {
     let dir = repo_root().join("examples/quickstart");
-    let args = [
-        "plan",
-        "--catalog",
-        "catalog.yaml",
-        "--policy",
-        "policy.yaml",
-    ];
-    assert_eq!(run(&args, &dir).stdout, run(&args, &dir).stdout);
+    assert_eq!(plan(&dir, &[]).stdout, plan(&dir, &[]).stdout);
 }
 
 const POOLED: &str = r#"
@@ -161,11 +163,8 @@ endpoints:
 
 #[test]
 fn one_url_pools_its_entries_and_pooling_false_keeps_it_alone() {
-    let dir = dir_with(&[("catalog.yaml", POOLED.as_bytes())]);
-    let out = run(&["plan", "--catalog", "catalog.yaml"], dir.path());
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let all = services(&out);
+    let dir = files(POOLED, None);
+    let (all, stderr) = planned(dir.path(), &[]);
     // api.shop (both entries, one URL) and db.shop: 2 URLs, 4 Services.
     assert_eq!(all.len(), 4, "{stderr}");
     let annotations: Vec<_> = all
@@ -201,26 +200,11 @@ fn one_url_pools_its_entries_and_pooling_false_keeps_it_alone() {
 
 #[test]
 fn another_account_sees_only_its_own_endpoints() {
-    let dir = dir_with(&[
-        ("catalog.yaml", POOLED.as_bytes()),
-        (
-            "policy.yaml",
-            b"account: acme\nnaming: {plugin: builtin:naming-default, config: {prefix: acme}}\n",
-        ),
-    ]);
-    let out = run(
-        &[
-            "plan",
-            "--catalog",
-            "catalog.yaml",
-            "--policy",
-            "policy.yaml",
-        ],
-        dir.path(),
+    let dir = files(
+        POOLED,
+        Some("account: acme\nnaming: {plugin: builtin:naming-default, config: {prefix: acme}}\n"),
     );
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let all = services(&out);
+    let (all, stderr) = planned(dir.path(), &[]);
     assert_eq!(all.len(), 2, "{stderr}");
     for s in &all {
         assert_eq!(label(s, "bindery.dev/account"), Some("acme"));
@@ -261,22 +245,9 @@ endpointSelectors:
   - "endpoint.labels.team == 'storage' && endpoint.scheme == 'http'"
   - "endpoint.metadata.owner == 'ceph'"
 "#;
-    let dir = dir_with(&[
-        ("catalog.yaml", catalog.as_bytes()),
-        ("policy.yaml", policy.as_bytes()),
-    ]);
-    let out = run(
-        &[
-            "plan",
-            "--catalog",
-            "catalog.yaml",
-            "--policy",
-            "policy.yaml",
-        ],
-        dir.path(),
-    );
-    let stderr = text(&out.stderr);
-    let targets: Vec<_> = services(&out)
+    let dir = files(catalog, Some(policy));
+    let (all, stderr) = planned(dir.path(), &[]);
+    let targets: Vec<_> = all
         .into_iter()
         .filter(|s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName"))
         .map(|s| s.metadata.name.unwrap())
@@ -291,18 +262,8 @@ endpointSelectors:
 
 #[test]
 fn without_a_policy_everything_valid_is_projected() {
-    let dir = dir_with(&[("catalog.yaml", POOLED.as_bytes())]);
-    let out = run(
-        &[
-            "plan",
-            "--catalog",
-            "catalog.yaml",
-            "--operator-namespace",
-            "edge",
-        ],
-        dir.path(),
-    );
-    let all = services(&out);
+    let dir = files(POOLED, None);
+    let (all, _) = planned(dir.path(), &["--operator-namespace", "edge"]);
     assert!(
         all.iter()
             .any(|s| s.metadata.namespace.as_deref() == Some("edge"))
@@ -332,11 +293,8 @@ endpoints:
   - url: http://typo.one
     upstreamz: [{address: 10.0.0.1:80}]
 "#;
-    let dir = dir_with(&[("catalog.yaml", catalog.as_bytes())]);
-    let out = run(
-        &["plan", "--catalog", "catalog.yaml", "--strict"],
-        dir.path(),
-    );
+    let dir = files(catalog, None);
+    let out = plan(dir.path(), &["--strict"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(services(&out).len(), 2, "ok.one is still planned: {stderr}");
@@ -350,23 +308,11 @@ endpoints:
 
 #[test]
 fn a_bad_policy_fails_with_the_file_and_the_field() {
-    let dir = dir_with(&[
-        ("catalog.yaml", POOLED.as_bytes()),
-        (
-            "policy.yaml",
-            b"endpointSelectors: ['endpoint.labels.x ==']\n",
-        ),
-    ]);
-    let out = run(
-        &[
-            "plan",
-            "--catalog",
-            "catalog.yaml",
-            "--policy",
-            "policy.yaml",
-        ],
-        dir.path(),
+    let dir = files(
+        POOLED,
+        Some("endpointSelectors: ['endpoint.labels.x ==']\n"),
     );
+    let out = plan(dir.path(), &[]);
     let stderr = text(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -7,7 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::cluster::{Cluster, Operator, cluster, echo, say, wait_for};
+use support::cluster::{Cluster, Operator, cluster};
+use support::forward::{Server, line_echo, say};
+use support::wait_for;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -21,7 +23,7 @@ fn setup(prefix: &str, op: &str, apps: &str) -> (&'static Cluster, String) {
     let c = testenv();
     c.namespace(op);
     c.namespace(apps);
-    (c, echo(prefix).to_string())
+    (c, Server::start(line_echo(prefix)).leak().to_string())
 }
 
 /// A policy directory: `account` and a forwarder port range of its own.
@@ -196,7 +198,7 @@ fn a_service_not_ours_is_never_touched_and_reported_as_a_conflict() {
             .expect("exists")
     };
     let (rv_mine, rv_theirs) = (before("mine"), before("theirs"));
-    let up = echo("c1").to_string();
+    let up = Server::start(line_echo("c1")).leak().to_string();
     c.apply(
         &(endpoint(op, "mine", "tcp://mine.c1-apps:80", "c1", &up, "")
             + &endpoint(op, "theirs", "tcp://theirs.c1-apps:80", "c1", &up, "")),
@@ -256,7 +258,7 @@ fn a_missing_namespace_is_a_condition_until_it_appears() {
     let c = testenv();
     let op = "n1-op";
     c.namespace(op);
-    let up = echo("n1").to_string();
+    let up = Server::start(line_echo("n1")).leak().to_string();
     c.apply(&endpoint(
         op,
         "late",

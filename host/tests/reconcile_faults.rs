@@ -7,8 +7,9 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::cluster::{Cluster, Operator, cluster, echo, say, wait_for, write_file};
-use support::repo_root;
+use support::cluster::{Cluster, Operator, cluster};
+use support::forward::{Server, line_echo, say};
+use support::{repo_root, wait_for, write_file};
 
 fn testenv(script: &str, c: &Cluster) {
     let status = Command::new(repo_root().join("testenv").join(script))
@@ -35,7 +36,7 @@ fn an_apiserver_outage_converges_without_orphans_or_duplicates_and_keeps_serving
     let (op, apps) = ("f1-op", "f1-apps");
     c.namespace(op);
     c.namespace(apps);
-    let up = echo("f1").to_string();
+    let up = Server::start(line_echo("f1")).leak().to_string();
     c.apply(&format!(
         "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: kept, namespace: {op}}}\nspec: {{url: \"tcp://kept.{apps}:80\", account: f1, upstreams: [{{address: \"{up}\"}}]}}\n"
     ));

@@ -4,102 +4,70 @@
 //! within a second.
 mod support;
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use support::guest;
-use support::standalone::Standalone;
+use support::forward::{Server, Standalone, addrs, announce, announced, catalog_of, echo, entry};
+use support::{guest, write_file};
 
-/// A server on loopback running `handler` on a thread per connection.
-fn serve(handler: impl Fn(TcpStream) + Send + Sync + Clone + 'static) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
-    let addr = l.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let handler = handler.clone();
-            std::thread::spawn(move || handler(s));
-        }
-    });
-    addr
+/// The hostile test router in mode `ok` returns the candidates in order:
+/// every connection and request to the first upstream.
+const PIN: &str = "router: {plugin: pin.wasm, config: {mode: ok}}\n";
+const ROUND_ROBIN: &str = "router: {plugin: builtin:round-robin}\n";
+
+/// `bindery standalone` serving `catalog` (`endpoints` of them) under
+/// `policy`, with the pinning router beside it as `pin.wasm`.
+fn start(policy: &str, catalog: &str, endpoints: usize) -> Standalone {
+    let pin = guest("hostile_router");
+    Standalone::start(policy, catalog, &[("pin.wasm", &pin)], endpoints)
+}
+
+/// Replace `file` of the forwarder's directory (atomically, as kubelet
+/// does for a ConfigMap), then give a reload the time to happen: what is
+/// checked next would show a reload that should not have happened.
+fn replace_and_pause(fwd: &Standalone, file: &str, text: &str) {
+    write_file(&fwd.dir.path().join(file), text);
+    std::thread::sleep(Duration::from_millis(400));
+}
+
+/// How long until `probe` holds, polled every 10 ms (a swap's visibility,
+/// which the tests bound); panics after 5 s.
+fn settle(what: &str, mut probe: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !probe() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what} not visible after 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
 }
 
 /// Upstreams that answer every connection with their index, then close.
-fn upstreams(n: usize) -> Vec<SocketAddr> {
-    (0..n)
-        .map(|i| {
-            serve(move |mut s| {
-                let _ = s.write_all(format!("{i}\n").as_bytes());
-            })
-        })
-        .collect()
+fn upstreams(n: usize) -> Vec<Server> {
+    (0..n).map(|i| Server::start(announce(i))).collect()
 }
 
-/// Which upstream answered one connection.
-fn ask(addr: SocketAddr) -> std::io::Result<usize> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply)?;
-    reply
-        .trim()
-        .parse()
-        .map_err(|_| std::io::Error::other(format!("bad reply {reply:?}")))
-}
-
-/// Replace a file atomically, as kubelet's symlink swap does for a ConfigMap.
-fn write(dir: &Path, name: &str, text: &str) {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, text).expect("write");
-    std::fs::rename(&tmp, dir.join(name)).expect("rename");
-}
-
-fn catalog(ups: &[SocketAddr], team: &str) -> String {
-    let list: Vec<String> = ups
-        .iter()
-        .map(|a| format!("{{address: \"{a}\"}}"))
-        .collect();
-    format!(
-        "endpoints:\n  - url: tcp://svc.test:7000\n    labels: {{team: {team}}}\n    upstreams: [{}]\n",
-        list.join(", ")
-    )
-}
-
-/// Wait until every connection lands on `want`; returns how long it took.
-fn settle(addr: SocketAddr, want: usize) -> Duration {
-    let start = Instant::now();
-    loop {
-        if (0..20).all(|_| ask(addr).ok() == Some(want)) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "router swap not visible after 5 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn catalog(ups: &[Server], team: &str) -> String {
+    let labels = format!("labels: {{team: {team}}}");
+    catalog_of(&[entry("tcp://svc.test:7000", &addrs(ups), &labels)])
 }
 
 #[test]
 fn swaps_under_load_drop_nothing_and_show_within_a_second() {
     let ups = upstreams(3);
-    let rr = "endpointSelectors: [\"endpoint.labels.team == 'a'\"]\nrouter: {plugin: builtin:round-robin}\n";
-    // The test router in mode `ok` returns candidates in order: all to #0.
-    let pin = "endpointSelectors: [\"endpoint.labels.team == 'a'\", \"endpoint.labels.team == 'b'\"]\nrouter: {plugin: pin.wasm, config: {mode: ok}}\n";
-    let broken =
-        "endpointSelectors: [\"endpoint.labels.team ==\"]\nrouter: {plugin: builtin:round-robin}\n";
-    let fwd = Standalone::start(
-        &[
-            ("pin.wasm", &guest("hostile_router")),
-            ("policy.yaml", rr.as_bytes()),
-            ("catalog.yaml", catalog(&ups, "a").as_bytes()),
-        ],
-        1,
+    let rr = format!("endpointSelectors: [\"endpoint.labels.team == 'a'\"]\n{ROUND_ROBIN}");
+    let pin = format!(
+        "endpointSelectors: [\"endpoint.labels.team == 'a'\", \"endpoint.labels.team == 'b'\"]\n{PIN}"
     );
-    let (dir, addr) = (&fwd.dir, fwd.addr);
+    let broken = format!("endpointSelectors: [\"endpoint.labels.team ==\"]\n{ROUND_ROBIN}");
+    let fwd = start(&rr, &catalog(&ups, "a"), 1);
+    let addr = fwd.addr;
 
     // Continuous load from two threads for the whole test.
     let load = Load::start(2, |t| {
@@ -111,49 +79,39 @@ fn swaps_under_load_drop_nothing_and_show_within_a_second() {
             x ^= x >> 7;
             x ^= x << 17;
             std::thread::sleep(Duration::from_micros(x % 2000));
-            ask(addr).map(drop)
+            announced(addr).map(drop)
         }
     });
 
     let mut worst = Duration::ZERO;
     for round in 0..3 {
         // Router swap: pin everything to upstream 0.
-        write(dir.path(), "policy.yaml", pin);
-        worst = worst.max(settle(addr, 0));
+        write_file(&fwd.dir.path().join("policy.yaml"), &pin);
+        worst = worst.max(settle("the router swap", || {
+            (0..20).all(|_| announced(addr).ok() == Some(0))
+        }));
         // A broken policy is refused; the pinning router stays.
-        write(dir.path(), "policy.yaml", broken);
-        std::thread::sleep(Duration::from_millis(400));
-        let got = ask(addr);
+        replace_and_pause(&fwd, "policy.yaml", &broken);
+        let got = announced(addr);
         assert_eq!(
             got.as_ref().ok(),
             Some(&0),
             "round {round}: broken policy must not replace the good one: {got:?}"
         );
         // Selector swap through the catalog: team b is still selected by `pin`.
-        write(dir.path(), "catalog.yaml", &catalog(&ups, "b"));
-        std::thread::sleep(Duration::from_millis(400));
+        replace_and_pause(&fwd, "catalog.yaml", &catalog(&ups, "b"));
         assert_eq!(
-            ask(addr).ok(),
+            announced(addr).ok(),
             Some(0),
             "round {round}: catalog reload kept the endpoint"
         );
         // Back to round-robin (which selects only team a): restore both.
-        write(dir.path(), "catalog.yaml", &catalog(&ups, "a"));
-        write(dir.path(), "policy.yaml", rr);
-        let start = Instant::now();
-        loop {
-            let seen: std::collections::HashSet<usize> =
-                (0..6).filter_map(|_| ask(addr).ok()).collect();
-            if seen.len() == 3 {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "round-robin not back after 5 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        worst = worst.max(start.elapsed());
+        write_file(&fwd.dir.path().join("catalog.yaml"), &catalog(&ups, "a"));
+        write_file(&fwd.dir.path().join("policy.yaml"), &rr);
+        worst = worst.max(settle("round-robin back", || {
+            let seen: HashSet<usize> = (0..6).filter_map(|_| announced(addr).ok()).collect();
+            seen.len() == 3
+        }));
     }
     load.conclude("connections", worst);
 }
@@ -220,10 +178,10 @@ impl Load {
 
 /// HTTP/1.1 upstreams that answer every request on a keep-alive connection
 /// with their index.
-fn http_upstreams(n: usize) -> Vec<SocketAddr> {
+fn http_upstreams(n: usize) -> Vec<Server> {
     (0..n)
         .map(|i| {
-            serve(move |s| {
+            Server::start(move |s| {
                 let mut r = BufReader::new(s);
                 while read_head(&mut r).is_ok() {
                     let body = format!("{i}\n");
@@ -295,43 +253,17 @@ impl Http {
     }
 }
 
-/// An echo server, for a connection that lives through every swap.
-fn echo_upstream() -> SocketAddr {
-    serve(|s| {
-        if let Ok(mut r) = s.try_clone() {
-            let mut w = s;
-            let _ = std::io::copy(&mut r, &mut w);
-        }
-    })
-}
-
 #[test]
 fn http_requests_and_open_connections_live_through_swaps() {
     let ups = http_upstreams(3);
-    let echo = echo_upstream();
-    let list = |a: &[SocketAddr]| {
-        a.iter()
-            .map(|a| format!("{{address: \"{a}\"}}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let catalog = format!(
-        "endpoints:\n  - url: http://web.test:8080\n    upstreams: [{}]\n  - url: tcp://echo.test:7001\n    upstreams: [{}]\n",
-        list(&ups),
-        list(&[echo])
-    );
-    let rr = "router: {plugin: builtin:round-robin}\n";
-    let pin = "router: {plugin: pin.wasm, config: {mode: ok}}\n";
+    // A connection that lives through every swap.
+    let echo = Server::start(echo);
+    let catalog = catalog_of(&[
+        entry("http://web.test:8080", &addrs(&ups), ""),
+        entry("tcp://echo.test:7001", &[echo.addr], ""),
+    ]);
     let broken = "router: {plugin: missing.wasm}\n";
-    let fwd = Standalone::start(
-        &[
-            ("pin.wasm", &guest("hostile_router")),
-            ("policy.yaml", rr.as_bytes()),
-            ("catalog.yaml", catalog.as_bytes()),
-        ],
-        2,
-    );
-    let dir = &fwd.dir;
+    let fwd = start(ROUND_ROBIN, &catalog, 2);
     let (web, echo_at) = (
         fwd.endpoint("http://web.test:8080"),
         fwd.endpoint("tcp://echo.test:7001"),
@@ -365,34 +297,26 @@ fn http_requests_and_open_connections_live_through_swaps() {
     held.set_read_timeout(Some(Duration::from_secs(5)))
         .expect("timeout");
     let mut probe = Http::open(web).expect("probe connection");
-    let settle = |probe: &mut Http, want: &dyn Fn(&[usize]) -> bool| {
-        let start = Instant::now();
-        loop {
-            let seen: Vec<usize> = (0..6).filter_map(|_| probe.ask().ok()).collect();
-            if seen.len() == 6 && want(&seen) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "swap not visible after 5 s: {seen:?}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    // Six requests on the probe connection, all answered, as `want`ed.
+    let answers = |probe: &mut Http, want: &dyn Fn(&[usize]) -> bool| {
+        let seen: Vec<usize> = (0..6).filter_map(|_| probe.ask().ok()).collect();
+        seen.len() == 6 && want(&seen)
     };
     let mut worst = Duration::ZERO;
     for round in 0..3u8 {
-        write(dir.path(), "policy.yaml", pin);
-        worst = worst.max(settle(&mut probe, &|s| s.iter().all(|&i| i == 0)));
-        write(dir.path(), "policy.yaml", broken);
-        std::thread::sleep(Duration::from_millis(400));
+        write_file(&fwd.dir.path().join("policy.yaml"), PIN);
+        worst = worst.max(settle("the router swap", || {
+            answers(&mut probe, &|s| s.iter().all(|&i| i == 0))
+        }));
+        replace_and_pause(&fwd, "policy.yaml", broken);
         assert_eq!(
             probe.ask().ok(),
             Some(0),
             "round {round}: the broken policy replaced the good one"
         );
-        write(dir.path(), "policy.yaml", rr);
-        worst = worst.max(settle(&mut probe, &|s| {
-            s.iter().collect::<std::collections::HashSet<_>>().len() == 3
+        write_file(&fwd.dir.path().join("policy.yaml"), ROUND_ROBIN);
+        worst = worst.max(settle("round-robin back", || {
+            answers(&mut probe, &|s| s.iter().collect::<HashSet<_>>().len() == 3)
         }));
         let msg = [round; 1000];
         held.write_all(&msg)

@@ -4,12 +4,12 @@
 mod support;
 
 use bindery::catalog::parse_str;
+use bindery::pipeline::Allocation;
 use bindery::pipeline::{self, RejectKind};
 use bindery::plugin::router::RouterWorld;
 use bindery::plugin::selector::SelectorWorld;
-use bindery::plugin::{Generation, PluginError, Route};
+use bindery::plugin::{Decision, Generation, PluginError};
 use bindery::policy::{self, Limits, PluginRef};
-use bindery::project::Allocation;
 use serde_json::json;
 use support::{dir_with, guest, runtime, uniform};
 
@@ -42,8 +42,8 @@ fn infinite_loop_hits_the_deadline_and_falls_back() {
         ),
         "{routed:?}"
     );
-    match routed.route {
-        Route::Try(order) => assert_eq!(order.len(), 3),
+    match routed.decision {
+        Decision::Try(order) => assert_eq!(order.len(), 3),
         other => panic!("fallback must route: {other:?}"),
     }
     assert_eq!(r.counters().traps.get(), 1);
@@ -100,15 +100,15 @@ fn a_trap_discards_only_that_instance() {
 #[test]
 fn an_instance_is_reused_between_calls() {
     let r = router("count", limits(64, 100));
-    let counts: Vec<Route> = (0..3)
-        .map(|_| uniform(1).route(&r, "1.2.3.4").route)
+    let counts: Vec<Decision> = (0..3)
+        .map(|_| uniform(1).route(&r, "1.2.3.4").decision)
         .collect();
     assert_eq!(
         counts,
         vec![
-            Route::Reject("1".into()),
-            Route::Reject("2".into()),
-            Route::Reject("3".into())
+            Decision::Reject("1".into()),
+            Decision::Reject("2".into()),
+            Decision::Reject("3".into())
         ]
     );
 }
@@ -116,8 +116,8 @@ fn an_instance_is_reused_between_calls() {
 #[test]
 fn each_calling_thread_keeps_its_own_router_instance() {
     let r = router("count", limits(64, 100));
-    let count = || uniform(1).route(&r, "1.2.3.4").route;
-    let reject = |n: &str| Route::Reject(n.into());
+    let count = || uniform(1).route(&r, "1.2.3.4").decision;
+    let reject = |n: &str| Decision::Reject(n.into());
     assert_eq!(count(), reject("1"));
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -150,7 +150,7 @@ fn a_dropped_router_takes_its_per_thread_instances_along() {
             )
             .unwrap_or_else(|e| panic!("generation {generation}: {e}"));
         let routed = uniform(1).route(&r, "1.2.3.4");
-        assert_eq!(routed.route, Route::Reject("1".into()), "{routed:?}");
+        assert_eq!(routed.decision, Decision::Reject("1".into()), "{routed:?}");
     }
 }
 
@@ -158,7 +158,7 @@ fn a_dropped_router_takes_its_per_thread_instances_along() {
 fn guests_reach_no_filesystem_environment_or_network() {
     let r = router("escape", limits(64, 1_000));
     let routed = uniform(1).route(&r, "1.2.3.4");
-    let Route::Reject(report) = routed.route else {
+    let Decision::Reject(report) = routed.decision else {
         panic!("escape mode reports by rejecting: {routed:?}")
     };
     assert!(report.contains("file=denied"), "{report}");
@@ -176,7 +176,7 @@ fn out_of_range_indices_fall_back() {
         .expect("bad indices are a failure")
         .to_string();
     assert!(err.contains("out of range"), "{err}");
-    assert!(matches!(routed.route, Route::Try(ref o) if o.len() == 2));
+    assert!(matches!(routed.decision, Decision::Try(ref o) if o.len() == 2));
 }
 
 #[test]

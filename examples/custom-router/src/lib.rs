@@ -23,7 +23,6 @@
 )]
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 // Bindings for the `router` world of Bindery's WIT package; the path is
 // relative to this Cargo.toml.
@@ -74,10 +73,6 @@ thread_local! {
     static CONFIG: RefCell<Config> = RefCell::new(Config::default());
 }
 
-/// Turns the rotation among a tenant's upstreams; per instance, so only
-/// roughly even across the instances Bindery runs in parallel.
-static TURN: AtomicUsize = AtomicUsize::new(0);
-
 struct TenantRouter;
 
 impl Guest for TenantRouter {
@@ -99,15 +94,15 @@ impl Guest for TenantRouter {
         Ok(())
     }
 
-    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
-        CONFIG.with(|c| route(&c.borrow(), &candidates))
+    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
+        CONFIG.with(|c| route(&c.borrow(), connection.turn, &candidates))
     }
 }
 
-fn route(config: &Config, candidates: &[Candidate]) -> Decision {
+fn route(config: &Config, turn: u64, candidates: &[Candidate]) -> Decision {
     let Some(tenant) = tenant(config) else {
         // Nobody named a tenant and there is no default: any upstream.
-        return Decision::Try(in_turn(candidates, |_| true));
+        return Decision::Try(in_turn(candidates, turn, |_| true));
     };
     let mine = |i: usize| {
         routing::labels(i as u32)
@@ -115,7 +110,7 @@ fn route(config: &Config, candidates: &[Candidate]) -> Decision {
             .iter()
             .any(|(k, v)| *k == config.label && *v == tenant)
     };
-    let order = in_turn(candidates, mine);
+    let order = in_turn(candidates, turn, mine);
     if order.is_empty() {
         let reason = format!("no upstream for {} {tenant:?}", config.label);
         log(Level::Debug, &reason);
@@ -143,16 +138,16 @@ fn tenant(config: &Config) -> Option<String> {
 }
 
 /// Indices of the candidates `wanted` keeps: healthy ones first, starting at
-/// this call's turn, then the unhealthy ones as a last resort.
-fn in_turn(candidates: &[Candidate], wanted: impl Fn(usize) -> bool) -> Vec<u32> {
+/// this call's turn (the endpoint's, counted by the host across every
+/// forwarder thread), then the unhealthy ones as a last resort.
+fn in_turn(candidates: &[Candidate], turn: u64, wanted: impl Fn(usize) -> bool) -> Vec<u32> {
     let (mut healthy, sick): (Vec<u32>, Vec<u32>) = (0..candidates.len())
         .filter(|&i| wanted(i))
         .map(|i| i as u32)
         .partition(|&i| candidates[i as usize].healthy);
     if !healthy.is_empty() {
-        let turn = TURN.fetch_add(1, Ordering::Relaxed);
         let n = healthy.len();
-        healthy.rotate_left(turn % n);
+        healthy.rotate_left((turn % n as u64) as usize);
     }
     healthy.extend(sick);
     healthy

@@ -14,7 +14,7 @@
 //! adds a second build as peer `bindery-b`, measured in the same rounds
 //! and printed against the first (an A/B); `PEERS_PING_TRACE=1`
 //! prints each ping-pong connection's own p50 and p99.
-//! Installs haproxy, nginx, iperf3 and wrk from Debian when missing.
+//! Needs haproxy, nginx, iperf3 and wrk: `testenv/setup benches` installs them.
 mod load;
 mod procs;
 mod report;
@@ -87,7 +87,7 @@ fn main() {
 }
 
 fn run(plan: &Plan) -> Result<(), String> {
-    setup::install_peers()?;
+    setup::require_peers()?;
     let bed = setup::Bed::start()?;
     let mut figures = Vec::new();
 
@@ -201,7 +201,7 @@ fn rotated<T>(items: &[T], by: usize) -> impl Iterator<Item = &T> {
 
 /// Loads (comma-separated) through one peer, 30 s each, one after the other.
 fn soak(peer: &str, what: &str) -> Result<(), String> {
-    setup::install_peers()?;
+    setup::require_peers()?;
     let bed = setup::Bed::start()?;
     eprintln!("{}", bed.describe());
     let dur = Duration::from_secs(30);

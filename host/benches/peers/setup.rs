@@ -29,46 +29,19 @@ pub struct Bed {
     _dir: tempfile::TempDir,
 }
 
-/// apt-get the peers that are missing.
-pub fn install_peers() -> Result<(), String> {
-    let missing: Vec<&str> = [
-        ("haproxy", "haproxy"),
-        ("nginx", "nginx"),
-        ("iperf3", "iperf3"),
-        ("wrk", "wrk"),
-    ]
-    .iter()
-    .filter(|(bin, _)| !on_path(bin))
-    .map(|(_, pkg)| *pkg)
-    .collect();
+/// The peers and load tools are installed (by `testenv/setup benches`).
+pub fn require_peers() -> Result<(), String> {
+    let missing: Vec<&str> = ["haproxy", "nginx", "iperf3", "wrk"]
+        .into_iter()
+        .filter(|bin| !on_path(bin))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
-    eprintln!("installing {} with apt-get", missing.join(" "));
-    let sudo = if is_root() { vec![] } else { vec!["sudo"] };
-    let run = |args: &[&str]| -> Result<(), String> {
-        let mut all: Vec<&str> = sudo.clone();
-        all.extend_from_slice(args);
-        let status = Command::new(all[0])
-            .args(&all[1..])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| format!("{}: {e}", all.join(" ")))?;
-        status
-            .success()
-            .then_some(())
-            .ok_or_else(|| format!("{} failed: {status}", all.join(" ")))
-    };
-    run(&["apt-get", "update", "-qq"])?;
-    let mut install = vec!["apt-get", "install", "-y", "-qq"];
-    install.extend(missing);
-    run(&install)
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    Err(format!(
+        "{} not installed: run testenv/setup benches",
+        missing.join(", ")
+    ))
 }
 
 impl Bed {
@@ -253,7 +226,7 @@ fn nginx(dir: &Path, conf: &str) -> Command {
 /// and how many. Each proxy runs a thread (or worker) per CPU pinned to
 /// it, as Bindery does by default when its threads match its CPU set.
 fn cpus() -> Result<(String, usize), String> {
-    let cpus = bindery::forward::affinity::allowed()
+    let cpus = bindery::forward::serve::affinity::allowed()
         .map_err(|e| format!("reading this process's CPU set: {e}"))?;
     let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
     Ok((list.join(" "), cpus.len()))

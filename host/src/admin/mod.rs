@@ -82,7 +82,7 @@ impl Admin {
                 Some(s) => reply(
                     StatusCode::OK,
                     "text/plain",
-                    format!("ok: generation {}\n", s.generation),
+                    format!("ok: generation {}\n", s.generation()),
                 ),
                 None => reply(
                     StatusCode::SERVICE_UNAVAILABLE,

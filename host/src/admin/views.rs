@@ -35,16 +35,16 @@ pub fn plugins(live: &Live) -> Plugins {
             name: i.name.to_string(),
             world: i.world.to_string(),
             sha256: i.sha256.clone(),
-            generation: s.generation,
+            generation: s.generation(),
             config: serde_json::from_str(&i.config).unwrap_or(serde_json::Value::Null),
         };
-        plugins.extend(s.plugins.selectors.iter().map(|p| view(p.info())));
-        plugins.push(view(s.plugins.naming.info()));
-        plugins.push(view(s.plugins.router.info()));
+        plugins.extend(s.policy.plugins.selectors.iter().map(|p| view(p.info())));
+        plugins.push(view(s.policy.plugins.naming.info()));
+        plugins.push(view(s.policy.plugins.router.info()));
     }
     Plugins {
-        generation: current.as_ref().map(|s| s.generation),
-        policy: current.as_ref().map(|s| s.policy.origin.clone()),
+        generation: current.as_ref().map(|s| s.generation()),
+        policy: current.as_ref().map(|s| s.policy.loaded.origin.clone()),
         plugins,
         last_failure: live.last_failure(),
     }
@@ -152,7 +152,7 @@ pub fn endpoints(live: &Live, forwarder: &Forwarder) -> Endpoints {
         })
         .collect();
     Endpoints {
-        generation: Some(s.generation),
+        generation: Some(s.generation()),
         endpoints,
         rejected,
     }

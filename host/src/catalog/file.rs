@@ -1,76 +1,122 @@
-//! The catalog file: `endpoints:` followed by a list of entries.
+//! `--catalog FILE` as a source: read at start, read again whenever the
+//! file changes (a ConfigMap volume's symlink swap included). A read that
+//! fails keeps the entries of the last good one and is reported.
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::entry::Entry;
+use super::format::{CatalogError, load_file};
+use super::source::Source;
+use crate::changes::{Changes, WatchError};
 
+/// Why the file cannot be followed from the start.
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("cannot read catalog {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("catalog {origin} is not valid YAML: {message}")]
-    Yaml { origin: String, message: String },
-    #[error(
-        "catalog {origin} must be a mapping with an `endpoints:` list (found {found}); see examples/"
-    )]
-    Shape { origin: String, found: String },
+pub enum FileSourceError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
 }
 
-/// Read a catalog file. A file that cannot be read or parsed at all is an
-/// error; a bad entry inside is reported on that entry only.
-pub fn load_file(path: &Path) -> Result<Vec<Entry>, CatalogError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse_str(&text, &path.display().to_string())
+pub struct FileSource {
+    origin: String,
+    last: Arc<Mutex<Last>>,
 }
 
-/// Parse catalog text; `origin` names it in errors and entry ids.
-pub fn parse_str(text: &str, origin: &str) -> Result<Vec<Entry>, CatalogError> {
-    let doc: serde_json::Value = if text.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| CatalogError::Yaml {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?
-    };
-    let shape = |found: &str| CatalogError::Shape {
-        origin: origin.to_string(),
-        found: found.to_string(),
-    };
-    let list = match doc {
-        serde_json::Value::Null => return Ok(Vec::new()),
-        serde_json::Value::Object(mut map) => {
-            if let Some(k) = map.keys().find(|k| k.as_str() != "endpoints") {
-                return Err(shape(&format!("unknown key `{k}`")));
-            }
-            match map.remove("endpoints") {
-                Some(serde_json::Value::Array(list)) => list,
-                Some(serde_json::Value::Null) | None => Vec::new(),
-                Some(other) => return Err(shape(&format!("`endpoints` is {}", kind(&other)))),
+#[derive(Default)]
+struct Last {
+    entries: Vec<Entry>,
+    failure: Option<String>,
+}
+
+impl FileSource {
+    /// Read `path` (a failure here is an error: nothing was read yet) and
+    /// follow its changes until `stop`, notifying `trigger` after each
+    /// read. Must run inside the tokio runtime.
+    pub fn start(
+        path: &Path,
+        trigger: Arc<Notify>,
+        stop: CancellationToken,
+    ) -> Result<FileSource, FileSourceError> {
+        // Watched before the first read, so no change after it is missed.
+        let changes = Changes::watch(&[path])?;
+        let entries = load_file(path)?;
+        let last = Arc::new(Mutex::new(Last {
+            entries,
+            failure: None,
+        }));
+        tokio::spawn(follow(
+            path.to_path_buf(),
+            changes,
+            last.clone(),
+            trigger,
+            stop,
+        ));
+        Ok(FileSource {
+            origin: format!("file {}", path.display()),
+            last,
+        })
+    }
+}
+
+async fn follow(
+    path: PathBuf,
+    mut changes: Changes,
+    last: Arc<Mutex<Last>>,
+    trigger: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            change = changes.next() => if change.is_none() {
+                tracing::warn!(path = %path.display(), "file watch ended; the catalog file is no longer reloaded");
+                return;
+            },
+        }
+        let read = load_file(&path);
+        {
+            let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+            match read {
+                Ok(entries) => {
+                    tracing::info!(path = %path.display(), entries = entries.len(), "catalog file reloaded");
+                    *last = Last {
+                        entries,
+                        failure: None,
+                    };
+                }
+                Err(e) => {
+                    let e = format!("{e}; the previous catalog file stays in effect");
+                    tracing::error!(path = %path.display(), error = %e, "catalog file reload rejected");
+                    last.failure = Some(e);
+                }
             }
         }
-        other => return Err(shape(&kind(&other))),
-    };
-    Ok(list
-        .into_iter()
-        .enumerate()
-        .map(|(i, value)| Entry::from_value(format!("{origin} endpoints[{i}]"), value))
-        .collect())
+        trigger.notify_one();
+    }
 }
 
-fn kind(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "a mapping",
+impl Source for FileSource {
+    fn origin(&self) -> &str {
+        &self.origin
     }
-    .to_string()
+
+    fn entries(&self) -> Vec<Entry> {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .clone()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failure
+            .clone()
+    }
 }

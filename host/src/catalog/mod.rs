@@ -1,15 +1,21 @@
-//! Where endpoints come from: the catalog file and `BoundEndpoint` objects.
-//! Both hold [`EndpointSpec`]s; every entry is parsed on its own, so one bad
-//! entry never hides the others.
-mod crd;
+//! Where endpoints come from. Every source holds [`EndpointSpec`]s and
+//! parses each entry on its own, so one bad entry never hides the others.
+//!
+//! - [`spec`]: the fields of an entry, and the `BoundEndpoint` custom
+//!   resource derived on them;
+//! - [`entry`]: one entry with the place it came from;
+//! - [`format`]: the catalog file's format;
+//! - [`source`]: the interface every source implements, and their merge;
+//! - [`file`]: `--catalog FILE`, followed as it changes;
+//! - [`bound`]: the `BoundEndpoint` objects of a namespace.
+pub mod bound;
 mod entry;
-mod file;
+pub mod file;
+mod format;
+pub mod source;
 mod spec;
 
-pub use crd::{BoundEndpoint, BoundEndpointStatus, crd_yaml};
 pub use entry::{Entry, EntryError};
-pub use file::{CatalogError, load_file, parse_str};
-pub use spec::{EndpointSpec, UpstreamSpec};
-
-#[cfg(test)]
-mod file_tests;
+pub use format::{CatalogError, load_file, parse_str};
+pub use source::{Source, Sources};
+pub use spec::{BoundEndpoint, BoundEndpointStatus, EndpointSpec, UpstreamSpec, crd_yaml};

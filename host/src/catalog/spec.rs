@@ -1,10 +1,10 @@
-//! One catalog entry, the same fields in the file and in a `BoundEndpoint`.
+//! One catalog entry, the same fields in the file and in a `BoundEndpoint`,
+//! and the `BoundEndpoint` custom resource derived on them.
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
-
-use super::crd::BoundEndpointStatus;
 use serde::{Deserialize, Serialize};
 
 /// An endpoint as the catalog gives it, before validation. In a cluster it is
@@ -87,3 +87,24 @@ pub(crate) const SPEC_FIELDS: &[&str] = &[
     "upstreams",
 ];
 pub(crate) const UPSTREAM_FIELDS: &[&str] = &["address", "weight"];
+
+/// What Bindery made of the object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BoundEndpointStatus {
+    /// `Ready`, plus `Selected`, `ServicesApplied` and `Conflict`, each with
+    /// `observedGeneration`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The ExternalName Service users connect to, `namespace/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The ClusterIP Service in the operator namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+}
+
+/// The CustomResourceDefinition, as YAML.
+pub fn crd_yaml() -> Result<String, serde_saphyr::SerializeError> {
+    serde_saphyr::to_string(&BoundEndpoint::crd())
+}

@@ -1,4 +1,4 @@
-//! The commands DESIGN.md fixes, one module each.
+//! The commands of the README's table, one module each.
 mod check_url;
 mod crd;
 mod plan;
@@ -144,63 +144,4 @@ fn runtime() -> anyhow::Result<bindery::plugin::Runtime> {
         bindery::plugin::RuntimeOptions::from_env(),
         metrics,
     )?)
-}
-
-/// Policy, plugins and the pipeline run over the catalog file: what `plan`
-/// and `standalone` share.
-fn prepare(
-    catalog: &std::path::Path,
-    policy: Option<&std::path::Path>,
-    operator_namespace: &str,
-) -> anyhow::Result<(
-    bindery::policy::LoadedPolicy,
-    bindery::plugin::Generation,
-    bindery::pipeline::Outcome,
-)> {
-    anyhow::ensure!(
-        bindery::model::is_rfc1123_label(operator_namespace),
-        "--operator-namespace {operator_namespace:?} is not a namespace name (RFC 1123 label)"
-    );
-    let loaded = bindery::policy::load(policy)?;
-    let entries = bindery::catalog::load_file(catalog)?;
-    let runtime = runtime()?;
-    let plugins = match bindery::plugin::Generation::load(&runtime, &loaded) {
-        Ok(g) => g,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            anyhow::bail!(
-                "policy {} was not loaded: {} plugin error(s)",
-                loaded.origin,
-                errors.len()
-            );
-        }
-    };
-    let outcome = bindery::pipeline::run(
-        entries,
-        &loaded.policy,
-        &plugins,
-        operator_namespace,
-        &bindery::project::Allocation::new(),
-    );
-    Ok((loaded, plugins, outcome))
-}
-
-/// One stderr line per entry left out; returns how many were errors (not
-/// merely unselected or of another account).
-fn report_rejections(outcome: &bindery::pipeline::Outcome) -> usize {
-    use bindery::pipeline::RejectKind;
-    let mut errors = 0;
-    for r in &outcome.rejections {
-        let verb = match r.kind {
-            RejectKind::OtherAccount | RejectKind::NotSelected => "skipped",
-            _ => {
-                errors += 1;
-                "rejected"
-            }
-        };
-        eprintln!("{verb} {r}");
-    }
-    errors
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bindery::reconcile::{Options, run as operate};
+use bindery::process::{Common, Operator, operator};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
 
@@ -74,13 +74,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.lease_seconds >= 3,
         "--lease-seconds must be at least 3"
     );
-    let options = Options {
+    let common = Common {
         policy: args.policy,
-        operator_namespace,
         catalog: args.catalog,
-        catalog_namespace,
         listen: args.listen,
-        admin: args.admin,
+        admin: Some(args.admin),
+    };
+    let options = Operator {
+        operator_namespace,
+        catalog_namespace,
         watch_configmaps: args.watch_configmaps,
         resync: Duration::from_secs(args.resync_seconds),
         lease_duration: Duration::from_secs(args.lease_seconds),
@@ -102,7 +104,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let task = tokio::spawn(signal);
-        operate(client, options, stop).await?;
+        operator::run(client, common, options, stop).await?;
         task.abort();
         Ok(ExitCode::SUCCESS)
     })

@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::metrics::EndpointCounters;
 use super::upstream::Upstream;
 use crate::plugin::Candidate;
-use crate::plugin::{Route, RouteInput, RouteTarget, RouterPlugin};
+use crate::plugin::{Decision, RouteInput, RouteTarget, RouterPlugin};
 use crate::policy::{Forwarding, HealthCheck};
 
 pub struct EndpointRoute {
@@ -22,13 +23,6 @@ pub struct EndpointRoute {
     pub health: HealthCheck,
     /// Which generation of the policy and catalog this belongs to.
     pub generation: u64,
-}
-
-/// The forwarder's choice for one connection or request.
-pub enum Choice {
-    /// Upstreams to try in order.
-    Try(Vec<Arc<Upstream>>),
-    Reject(String),
 }
 
 impl EndpointRoute {
@@ -46,12 +40,13 @@ impl EndpointRoute {
     }
 
     /// Ask the router; `head` is the request head of an http request, handed
-    /// back with the choice.
+    /// back with the decision. The indices of a `Try` are in range of
+    /// [`upstreams`](Self::upstreams) (see [`Self::order`]).
     pub fn choose(
         &self,
         client: SocketAddr,
         head: Option<Box<http::request::Parts>>,
-    ) -> (Choice, Option<Box<http::request::Parts>>) {
+    ) -> (Decision, Option<Box<http::request::Parts>>) {
         let candidates = self.candidates(Instant::now());
         let input = RouteInput {
             target: self.target.clone(),
@@ -62,15 +57,31 @@ impl EndpointRoute {
         if let Some(e) = &routed.fallback {
             tracing::warn!(url = %self.url, error = %e, "router failed; round-robin answered");
         }
-        let choice = match routed.route {
-            Route::Reject(reason) => Choice::Reject(reason),
-            Route::Try(order) => Choice::Try(
-                order
-                    .into_iter()
-                    .filter_map(|i| self.upstreams.get(i as usize).cloned())
-                    .collect(),
-            ),
-        };
-        (choice, input.head)
+        (routed.decision, input.head)
+    }
+
+    /// The upstreams of a decision's order, in that order.
+    pub fn order<'a>(&'a self, order: &'a [u32]) -> impl Iterator<Item = &'a Arc<Upstream>> {
+        order.iter().filter_map(|&i| self.upstreams.get(i as usize))
+    }
+}
+
+impl EndpointRoute {
+    /// No connection to `upstream` could be made: counted, and a step
+    /// towards its ejection.
+    pub fn connect_failed(&self, upstream: &Upstream, counters: &EndpointCounters) {
+        counters.connect_failures.inc();
+        self.upstream_failed(upstream, counters);
+    }
+
+    /// `upstream` failed a connection or request: after
+    /// `ejectAfterFailures` in a row it is ejected. The one place passive
+    /// health is counted, for tcp and http alike.
+    pub fn upstream_failed(&self, upstream: &Upstream, counters: &EndpointCounters) {
+        let s = &self.settings;
+        if let Some(eject) = upstream.failed(s.eject_after_failures, s.eject(), Instant::now()) {
+            counters.ejections.inc();
+            tracing::warn!(url = %self.url, upstream = %upstream.address, ?eject, "upstream ejected after consecutive failures");
+        }
     }
 }

@@ -11,18 +11,19 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::conns::Conns;
 use super::endpoint::EndpointRoute;
-use super::health::{ProbeTarget, check_for};
-use super::limit::Limit;
-use super::listener::{AcceptLoop, Conns, bind};
 use super::metrics::ForwardMetrics;
-use super::shards::Shards;
-use super::spread::{self, Spread};
+use super::serve::limit::Limit;
+use super::serve::listener::{AcceptLoop, bind};
+use super::serve::shards::Shards;
+use super::serve::spread::{self, Spread};
 use super::upstream::Upstream;
+use super::upstream::health::{self, ProbeTarget, check_for};
 use crate::model::Scheme;
+use crate::pipeline::Projection;
 use crate::plugin::{RouteTarget, RouterPlugin, UpstreamView, convert};
 use crate::policy::Forwarding;
-use crate::project::Projection;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{url}: cannot listen on {addr}: {source}; free the port or change ports in the policy")]
@@ -65,8 +66,8 @@ impl Forwarder {
     pub fn new(listen: IpAddr, metrics: ForwardMetrics) -> std::io::Result<Arc<Forwarder>> {
         let shards = Shards::start()?;
         // Each thread closes its own idle upstream connections that went
-        // stale (the pools are per thread; see `http::pool`).
-        shards.spawn_each((0..shards.len()).map(|_| super::http::pool::sweep_forever()));
+        // stale (the pools are per thread).
+        shards.spawn_each((0..shards.len()).map(|_| super::http::sweep_forever()));
         Ok(Arc::new(Forwarder {
             listen,
             running: Mutex::new(HashMap::new()),
@@ -79,7 +80,7 @@ impl Forwarder {
     }
 
     /// How many worker threads serve each endpoint. Each keeps its own router
-    /// instance, so a router's own state (a round-robin turn) is per thread.
+    /// instance; a rotation across them reads the endpoint's turn.
     pub fn threads(&self) -> usize {
         self.shards.len()
     }
@@ -135,15 +136,17 @@ impl Forwarder {
                                 let accept = AcceptLoop {
                                     listener,
                                     inbox,
+                                    limit: limit.clone(),
+                                    counters: counters.clone(),
+                                    stop: stop.clone(),
+                                    shard,
+                                    spread: spread.clone(),
                                     conns: Conns {
                                         routes: rx.clone(),
                                         scheme: p.key.url.scheme,
-                                        limit: limit.clone(),
                                         counters: counters.clone(),
                                         stop: stop.clone(),
                                         tracker: self.tracker.clone(),
-                                        shard,
-                                        spread: spread.clone(),
                                     },
                                 };
                                 self.tracker.track_future(accept.run())
@@ -188,11 +191,10 @@ impl Forwarder {
                     .clone()
             })
             .collect();
-        let target = RouteTarget {
-            url: url.clone(),
-            scheme: convert::scheme(p.key.url.scheme),
-            upstreams: p
-                .upstreams
+        let target = RouteTarget::new(
+            url.clone(),
+            convert::scheme(p.key.url.scheme),
+            p.upstreams
                 .iter()
                 .map(|m| {
                     UpstreamView::new(
@@ -202,7 +204,7 @@ impl Forwarder {
                     )
                 })
                 .collect(),
-        };
+        );
         let health = check_for(&settings.health_check, &p.metadata);
         EndpointRoute {
             url,
@@ -235,7 +237,9 @@ impl Forwarder {
     /// Start the health-check and DNS task; it ends with the forwarder.
     pub fn start_maintenance(self: &Arc<Self>) {
         let stop = self.stop.child_token();
-        tokio::spawn(super::health::maintain(Arc::downgrade(self), stop));
+        let forwarder = Arc::downgrade(self);
+        let targets = move || forwarder.upgrade().map(|f| f.probe_targets());
+        tokio::spawn(health::maintain(targets, stop));
     }
 
     /// Stop accepting everywhere and wait up to `grace` for connections in

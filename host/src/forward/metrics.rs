@@ -1,4 +1,6 @@
-//! The forwarder's Prometheus families, labelled by endpoint URL.
+//! The forwarder's Prometheus families, labelled by endpoint URL. Each
+//! series is declared once, in [`endpoint_series!`]'s list: the families,
+//! one endpoint's resolved counters and the registration all follow from it.
 use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -12,20 +14,55 @@ pub struct EndpointLabels {
     pub url: String,
 }
 
-#[derive(Clone, Default)]
-pub struct ForwardMetrics {
-    pub accepted: Family<EndpointLabels, Counter>,
-    pub active: Family<EndpointLabels, Gauge>,
-    pub over_limit: Family<EndpointLabels, Counter>,
-    pub rejected: Family<EndpointLabels, Counter>,
-    pub unreachable: Family<EndpointLabels, Counter>,
-    pub connect_failures: Family<EndpointLabels, Counter>,
-    pub ejections: Family<EndpointLabels, Counter>,
-    pub idle_closed: Family<EndpointLabels, Counter>,
-    pub bytes_in: Family<EndpointLabels, Counter>,
-    pub bytes_out: Family<EndpointLabels, Counter>,
-    pub requests: Family<EndpointLabels, Counter>,
-    pub retries: Family<EndpointLabels, Counter>,
+/// `field: Kind = "name", "help";` per series, registered under
+/// `bindery_forward_<name>`.
+macro_rules! endpoint_series {
+    ($($field:ident: $kind:ident = $name:literal, $help:literal;)*) => {
+        #[derive(Clone, Default)]
+        pub struct ForwardMetrics {
+            $(pub $field: Family<EndpointLabels, $kind>,)*
+        }
+
+        /// The series of one endpoint.
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $(pub $field: $kind,)*
+        }
+
+        impl ForwardMetrics {
+            pub fn endpoint(&self, url: &str) -> EndpointCounters {
+                let l = EndpointLabels {
+                    url: url.to_string(),
+                };
+                EndpointCounters(Arc::new(Counters {
+                    $($field: self.$field.get_or_create(&l).clone(),)*
+                }))
+            }
+
+            pub fn register(&self, registry: &mut Registry) {
+                let r = registry.sub_registry_with_prefix("bindery_forward");
+                $(r.register($name, $help, self.$field.clone());)*
+            }
+        }
+    };
+}
+
+endpoint_series! {
+    accepted: Counter = "connections_accepted", "Client connections accepted";
+    active: Gauge = "connections_active", "Client connections in flight";
+    over_limit: Counter = "connections_over_limit",
+        "Connections closed on accept: maxConnections reached";
+    rejected: Counter = "connections_rejected", "Connections or requests the router rejected";
+    unreachable: Counter = "unreachable",
+        "Connections or requests for which no upstream could be reached";
+    connect_failures: Counter = "connect_failures", "Failed connection attempts to upstreams";
+    ejections: Counter = "upstream_ejections",
+        "Upstreams taken out of rotation after consecutive failures";
+    idle_closed: Counter = "idle_closed", "Connections closed by the idle timeout";
+    bytes_in: Counter = "bytes_client_to_upstream", "Bytes from clients to upstreams";
+    bytes_out: Counter = "bytes_upstream_to_client", "Bytes from upstreams to clients";
+    requests: Counter = "http_requests", "HTTP requests forwarded";
+    retries: Counter = "http_retries", "HTTP requests retried on another upstream";
 }
 
 /// Resolved series of one endpoint, shared by its accept loops and
@@ -40,107 +77,5 @@ impl std::ops::Deref for EndpointCounters {
 
     fn deref(&self) -> &Counters {
         &self.0
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub accepted: Counter,
-    pub active: Gauge,
-    pub over_limit: Counter,
-    pub rejected: Counter,
-    pub unreachable: Counter,
-    pub connect_failures: Counter,
-    pub ejections: Counter,
-    pub idle_closed: Counter,
-    pub bytes_in: Counter,
-    pub bytes_out: Counter,
-    pub requests: Counter,
-    pub retries: Counter,
-}
-
-impl ForwardMetrics {
-    pub fn endpoint(&self, url: &str) -> EndpointCounters {
-        let l = EndpointLabels {
-            url: url.to_string(),
-        };
-        EndpointCounters(Arc::new(Counters {
-            accepted: self.accepted.get_or_create(&l).clone(),
-            active: self.active.get_or_create(&l).clone(),
-            over_limit: self.over_limit.get_or_create(&l).clone(),
-            rejected: self.rejected.get_or_create(&l).clone(),
-            unreachable: self.unreachable.get_or_create(&l).clone(),
-            connect_failures: self.connect_failures.get_or_create(&l).clone(),
-            ejections: self.ejections.get_or_create(&l).clone(),
-            idle_closed: self.idle_closed.get_or_create(&l).clone(),
-            bytes_in: self.bytes_in.get_or_create(&l).clone(),
-            bytes_out: self.bytes_out.get_or_create(&l).clone(),
-            requests: self.requests.get_or_create(&l).clone(),
-            retries: self.retries.get_or_create(&l).clone(),
-        }))
-    }
-
-    pub fn register(&self, registry: &mut Registry) {
-        let r = registry.sub_registry_with_prefix("bindery_forward");
-        r.register(
-            "connections_accepted",
-            "Client connections accepted",
-            self.accepted.clone(),
-        );
-        r.register(
-            "connections_active",
-            "Client connections in flight",
-            self.active.clone(),
-        );
-        r.register(
-            "connections_over_limit",
-            "Connections closed on accept: maxConnections reached",
-            self.over_limit.clone(),
-        );
-        r.register(
-            "connections_rejected",
-            "Connections or requests the router rejected",
-            self.rejected.clone(),
-        );
-        r.register(
-            "unreachable",
-            "Connections or requests for which no upstream could be reached",
-            self.unreachable.clone(),
-        );
-        r.register(
-            "connect_failures",
-            "Failed connection attempts to upstreams",
-            self.connect_failures.clone(),
-        );
-        r.register(
-            "upstream_ejections",
-            "Upstreams taken out of rotation after consecutive failures",
-            self.ejections.clone(),
-        );
-        r.register(
-            "idle_closed",
-            "Connections closed by the idle timeout",
-            self.idle_closed.clone(),
-        );
-        r.register(
-            "bytes_client_to_upstream",
-            "Bytes from clients to upstreams",
-            self.bytes_in.clone(),
-        );
-        r.register(
-            "bytes_upstream_to_client",
-            "Bytes from upstreams to clients",
-            self.bytes_out.clone(),
-        );
-        r.register(
-            "http_requests",
-            "HTTP requests forwarded",
-            self.requests.clone(),
-        );
-        r.register(
-            "http_retries",
-            "HTTP requests retried on another upstream",
-            self.retries.clone(),
-        );
     }
 }

@@ -8,18 +8,18 @@
 //! together, and the bytes skip a trip through the event loop.
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 
-use super::connect::connect_sending;
-use super::copy::{self, CopyError};
-use super::endpoint::{Choice, EndpointRoute};
-use super::listener::register;
+use super::endpoint::EndpointRoute;
+use super::io::connect::connect_sending;
+use super::io::copy::{self, CopyError};
+use super::io::one_way::{BUFFER, OneWay};
 use super::metrics::EndpointCounters;
-use super::one_way::{BUFFER, OneWay};
+use super::serve::accept::register;
 use super::upstream::Upstream;
+use crate::plugin::Decision;
 
 /// `client` is registered with this thread's runtime here, after its first
 /// bytes were read: registering a socket with bytes waiting reports it
@@ -31,8 +31,8 @@ pub async fn serve(
     counters: &EndpointCounters,
 ) {
     let order = match route.choose(peer, None).0 {
-        Choice::Try(order) => order,
-        Choice::Reject(reason) => {
+        Decision::Try(order) => order,
+        Decision::Reject(reason) => {
             counters.rejected.inc();
             tracing::info!(url = %route.url, client = %peer, %reason, "router rejected the connection");
             return;
@@ -74,12 +74,12 @@ pub async fn serve(
 /// Walk the router's order; every failure counts against the upstream.
 pub async fn connect_first(
     route: &EndpointRoute,
-    order: &[Arc<Upstream>],
+    order: &[u32],
     counters: &EndpointCounters,
     first: &[u8],
 ) -> Option<(Arc<Upstream>, TcpStream, usize)> {
     let settings = &route.settings;
-    for upstream in order {
+    for upstream in route.order(order) {
         for addr in upstream.addrs() {
             match tokio::time::timeout(settings.connect_timeout(), connect_sending(addr, first))
                 .await
@@ -96,15 +96,7 @@ pub async fn connect_first(
                 }
             }
         }
-        counters.connect_failures.inc();
-        if let Some(eject) = upstream.failed(
-            settings.eject_after_failures,
-            settings.eject(),
-            Instant::now(),
-        ) {
-            counters.ejections.inc();
-            tracing::warn!(url = %route.url, upstream = %upstream.address, ?eject, "upstream ejected after consecutive failures");
-        }
+        route.connect_failed(upstream, counters);
     }
     None
 }

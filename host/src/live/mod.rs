@@ -1,12 +1,10 @@
-//! The running process's view of the world: the generation in effect
-//! (policy, plugins, catalog and what the pipeline made of them), swapped
-//! whole on every successful reload; a failed reload leaves it in place and
-//! is recorded.
+//! The running process's view of the world: the policy generation in
+//! effect and what the last pass made of the catalog under it, swapped
+//! whole; a failed reload leaves it in place and is recorded.
 //!
-//! - [`reload`]: build a new generation from the policy and catalog files;
-//! - [`watch`]: notice changes to them (notify on their directories).
+//! - [`reload`]: the policy and its plugins, loaded as one generation and
+//!   loaded again when their files change.
 pub mod reload;
-pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -16,17 +14,21 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::pipeline::Outcome;
-use crate::plugin::Generation;
-use crate::policy::LoadedPolicy;
+pub use reload::{PolicyGeneration, PolicyReloader};
 
-/// One complete generation.
+use crate::pipeline::Outcome;
+
+/// A policy generation and the outcome of the latest pass under it.
 pub struct Snapshot {
-    pub generation: u64,
-    pub policy: LoadedPolicy,
-    pub plugins: Generation,
+    pub policy: Arc<PolicyGeneration>,
     pub outcome: Outcome,
-    pub loaded_at: SystemTime,
+    pub passed_at: SystemTime,
+}
+
+impl Snapshot {
+    pub fn generation(&self) -> u64 {
+        self.policy.generation
+    }
 }
 
 /// Why the latest reload did not take effect.
@@ -94,25 +96,32 @@ impl Live {
 
     pub fn install(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         self.metrics.reloads.inc();
-        self.metrics.generation.set(snapshot.generation as i64);
-        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.metrics.generation.set(snapshot.generation() as i64);
         self.publish(snapshot)
     }
 
-    /// Replace the snapshot without counting a reload: in `run` every pass
-    /// publishes its outcome under the policy generation in effect.
+    /// Replace the snapshot without counting a reload: every pass publishes
+    /// its outcome under the policy generation in effect.
     pub fn publish(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         let snapshot = Arc::new(snapshot);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot.clone());
         snapshot
     }
 
+    /// A reload was refused: counted, and kept until [`clear_failure`].
+    ///
+    /// [`clear_failure`]: Self::clear_failure
     pub fn failed(&self, errors: Vec<String>) {
         self.metrics.failures.inc();
         let at_unix = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Failure { at_unix, errors });
+    }
+
+    /// Every refusal is over.
+    pub fn clear_failure(&self) {
+        *self.failure.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn last_failure(&self) -> Option<Failure> {

@@ -165,3 +165,7 @@ fn is_dns_name(host: &str) -> bool {
                 && !l.ends_with('-')
         })
 }
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;

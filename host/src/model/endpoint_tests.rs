@@ -79,8 +79,8 @@ fn account_must_fit_a_label_value() {
 #[test]
 fn weights_are_bounded() {
     let mut s = spec("http://a.b", &["1.2.3.4:80"]);
-    s.upstreams[0].weight = super::endpoint::MAX_WEIGHT + 1;
+    s.upstreams[0].weight = super::MAX_WEIGHT + 1;
     assert_eq!(fields(&s), vec!["upstreams[0].weight"]);
-    s.upstreams[0].weight = super::endpoint::MAX_WEIGHT;
+    s.upstreams[0].weight = super::MAX_WEIGHT;
     assert!(Endpoint::validate(&s).is_ok());
 }

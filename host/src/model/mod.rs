@@ -4,8 +4,3 @@ mod url;
 
 pub use endpoint::{Endpoint, FieldError, Upstream};
 pub use url::{EndpointUrl, Scheme, UrlError, is_rfc1035_label, is_rfc1123_label};
-
-#[cfg(test)]
-mod endpoint_tests;
-#[cfg(test)]
-mod url_tests;

@@ -1,4 +1,4 @@
-//! `[http|tcp]://name.namespace[:port]`, exactly as DESIGN.md fixes it.
+//! `[http|tcp]://name.namespace[:port]`, the rules of `docs/architecture.md`.
 use std::fmt;
 
 /// The scheme of an endpoint URL.
@@ -171,3 +171,7 @@ pub fn is_rfc1035_label(s: &str) -> bool {
 pub fn is_rfc1123_label(s: &str) -> bool {
     is_label_body(s) && s.starts_with(|c: char| c.is_ascii_alphanumeric())
 }
+
+#[cfg(test)]
+#[path = "url_tests.rs"]
+mod tests;

@@ -1,13 +1,33 @@
-//! The stages chained: validate → account → select → pool → name → project.
-//! Every stage hands on what it accepted and reports what it did not.
-mod report;
+//! The pipeline: a catalog in, projections and rejections out. Its stages,
+//! in order, each handing on what it accepted and reporting what it did
+//! not:
+//!
+//! - [`validate`]: the field rules, entry by entry;
+//! - [`account`]: this installation's account only;
+//! - [`select`]: the selector plugins;
+//! - [`pool`]: endpoints of one account with the same URL;
+//! - [`name`]: the naming plugin, its answers checked;
+//! - [`project`]: forwarder ports and the Services of each projection.
+//!
+//! What they hand each other is in [`types`], what they reject in
+//! [`rejection`]; neither imports a stage.
+pub mod account;
+pub mod name;
+pub mod pool;
+pub mod project;
+pub mod rejection;
+pub mod select;
+pub mod types;
+pub mod validate;
 
-pub use report::{RejectKind, Rejection};
+use std::collections::HashMap;
+
+pub use rejection::{RejectKind, Rejection};
+pub use types::{Allocation, Names, PoolKey, Projection};
 
 use crate::catalog::Entry;
 use crate::plugin::{Generation, naming_context};
 use crate::policy::Policy;
-use crate::project::{Allocation, Projection, allocate};
 
 /// What became of a catalog.
 #[derive(Debug, Default)]
@@ -25,43 +45,26 @@ pub fn run(
     operator_namespace: &str,
     previous: &Allocation,
 ) -> Outcome {
-    let (selected, mut rejections) =
-        crate::select::select(entries, &policy.account, &plugins.selectors, previous);
-    let (pools, rejected) = crate::pool::pool(selected);
+    let position: HashMap<String, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.clone(), i))
+        .collect();
+    let (valid, mut rejections) = validate::validate(entries);
+    let (ours, rejected) = account::filter(valid, &policy.account);
+    rejections.extend(rejected);
+    let (selected, rejected) = select::select(ours, &plugins.selectors, previous);
+    rejections.extend(rejected);
+    // Each entry meets at most one of the stages above: reported in
+    // catalog order.
+    rejections.sort_by_key(|r| position.get(&r.entry).copied());
+    let (pools, rejected) = pool::pool(selected);
     rejections.extend(rejected);
     let context = naming_context(operator_namespace, &policy.cluster_domain);
-    let (named, rejected) = crate::name::name(pools, &plugins.naming, &context);
+    let (named, rejected) = name::name(pools, &plugins.naming, &context);
     rejections.extend(rejected);
-    let ids: Vec<String> = named.iter().map(|n| n.pool.key.id()).collect();
-    let (ports, exhausted) = allocate(&ids, policy.ports, previous);
-    let mut projections = Vec::new();
-    for n in named {
-        let id = n.pool.key.id();
-        match ports.get(&id) {
-            Some(&port) => projections.push(Projection {
-                key: n.pool.key,
-                names: n.names,
-                port,
-                entries: n.pool.entries,
-                upstreams: n.pool.upstreams,
-                metadata: n.pool.wit.metadata,
-            }),
-            None => {
-                debug_assert!(exhausted.contains(&id));
-                for e in &n.pool.entries {
-                    rejections.push(Rejection::new(
-                        e,
-                        Some(&n.pool.key.url.to_string()),
-                        RejectKind::PortsExhausted,
-                        format!(
-                            "every forwarder port in {}-{} is taken: widen ports in the policy",
-                            policy.ports.first, policy.ports.last
-                        ),
-                    ));
-                }
-            }
-        }
-    }
+    let (projections, rejected) = project::project(named, policy.ports, previous);
+    rejections.extend(rejected);
     Outcome {
         projections,
         rejections,

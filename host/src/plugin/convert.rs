@@ -2,26 +2,35 @@
 use super::bindings::{Endpoint, Scheme, Upstream};
 use crate::model;
 
-/// The WIT view of a validated endpoint; built once and shared by every
-/// selector and the naming plugin.
+/// The WIT view of a validated endpoint, built once per endpoint for every
+/// selector that sees it.
 pub fn endpoint(e: &model::Endpoint) -> Endpoint {
+    pool_endpoint(e, e.upstreams.iter())
+}
+
+/// What the naming plugin sees of a pool: its first endpoint with every
+/// member's upstreams.
+pub fn pool_endpoint<'a>(
+    first: &model::Endpoint,
+    upstreams: impl Iterator<Item = &'a model::Upstream>,
+) -> Endpoint {
     Endpoint {
-        url: e.raw_url.clone(),
-        scheme: scheme(e.url.scheme),
-        name: e.url.name.clone(),
-        namespace: e.url.namespace.clone(),
-        port: e.url.port,
-        account: e.account.clone(),
-        labels: pairs(&e.labels),
-        metadata: pairs(&e.metadata),
-        upstreams: e
-            .upstreams
-            .iter()
-            .map(|u| Upstream {
-                address: u.address.clone(),
-                weight: u.weight,
-            })
-            .collect(),
+        url: first.raw_url.clone(),
+        scheme: scheme(first.url.scheme),
+        name: first.url.name.clone(),
+        namespace: first.url.namespace.clone(),
+        port: first.url.port,
+        account: first.account.clone(),
+        labels: pairs(&first.labels),
+        metadata: pairs(&first.metadata),
+        upstreams: upstreams.map(upstream).collect(),
+    }
+}
+
+fn upstream(u: &model::Upstream) -> Upstream {
+    Upstream {
+        address: u.address.clone(),
+        weight: u.weight,
     }
 }
 

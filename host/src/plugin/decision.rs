@@ -1,5 +1,6 @@
 //! The `decision` variant of `wit/routing.wit` as the host lifts it: the
-//! answer of every routing call.
+//! answer of every routing call, which the host checks before acting on it
+//! ([`super::Routed`]).
 //!
 //! The generated variant lifts the candidate indices as a generic list of
 //! `u32`, element by element. This type reads the indices of `try` straight

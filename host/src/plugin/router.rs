@@ -1,18 +1,16 @@
 //! The `router` world, and the routing call with its fallback: a router that
 //! fails (trap, deadline, indices out of range) is answered for that call by
 //! the built-in round-robin, natively, and the fallback is counted.
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use wasmtime::Store;
 use wasmtime::component::{Func, InstancePre, TypedFunc};
 
 use super::bindings::router::bindery::plugin::routing::Connection;
 use super::bindings::router::{Router, RouterPre};
 use super::candidate::Candidate;
-use super::connection::RouteInput;
 use super::decision::Decision;
 use super::error::PluginError;
 use super::instance::{Plugin, WorldBinding};
+use super::route_input::RouteInput;
 use super::state::HostState;
 use super::world::World;
 
@@ -76,25 +74,15 @@ impl WorldBinding for RouterWorld {
 
 pub type RouterPlugin = Plugin<RouterWorld>;
 
-/// Where a connection goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Route {
-    /// Candidate indices to try in order (never empty when there are
-    /// candidates).
-    Try(Vec<u32>),
-    /// The router refused the connection.
-    Reject(String),
-}
-
-/// The outcome of one routing call.
+/// The outcome of one routing call: the router's decision as the host
+/// checked it (indices in range, each once, never an empty order when
+/// there are candidates), or round-robin's when the router failed.
 #[derive(Debug)]
 pub struct Routed {
-    pub route: Route,
+    pub decision: Decision,
     /// Set when the plugin failed and round-robin answered instead.
     pub fallback: Option<PluginError>,
 }
-
-static FALLBACK_NEXT: AtomicUsize = AtomicUsize::new(0);
 
 impl Plugin<RouterWorld> {
     /// The plugin's raw decision. `input` is lent to the guest for the call
@@ -123,14 +111,14 @@ impl Plugin<RouterWorld> {
         let (decision, input) = self.route_raw(input, candidates);
         let decision = decision.and_then(|d| self.check(d, candidates.len()));
         let routed = match decision {
-            Ok(route) => Routed {
-                route,
+            Ok(decision) => Routed {
+                decision,
                 fallback: None,
             },
             Err(e) => {
                 self.counters().fallbacks.inc();
                 Routed {
-                    route: Route::Try(round_robin(candidates)),
+                    decision: Decision::Try(round_robin(candidates, input.target.next_turn())),
                     fallback: Some(e),
                 }
             }
@@ -138,9 +126,9 @@ impl Plugin<RouterWorld> {
         (routed, input)
     }
 
-    fn check(&self, d: Decision, n: usize) -> Result<Route, PluginError> {
+    fn check(&self, d: Decision, n: usize) -> Result<Decision, PluginError> {
         match d {
-            Decision::Reject(reason) => Ok(Route::Reject(reason)),
+            Decision::Reject(reason) => Ok(Decision::Reject(reason)),
             Decision::Try(order) => {
                 if let Some(bad) = order.iter().find(|&&i| i as usize >= n) {
                     return Err(PluginError::Returned {
@@ -151,18 +139,20 @@ impl Plugin<RouterWorld> {
                 }
                 let order = dedup(order, n);
                 if order.is_empty() && n > 0 {
-                    return Ok(Route::Reject("the router chose no candidate".to_string()));
+                    return Ok(Decision::Reject(
+                        "the router chose no candidate".to_string(),
+                    ));
                 }
-                Ok(Route::Try(order))
+                Ok(Decision::Try(order))
             }
         }
     }
 }
 
-/// The native fallback: healthy candidates in turn, unhealthy ones last.
-pub fn round_robin(candidates: &[Candidate]) -> Vec<u32> {
-    let start = FALLBACK_NEXT.fetch_add(1, Ordering::Relaxed);
-    router_common::rotated_by(candidates.len(), start, |i| candidates[i].healthy)
+/// The native fallback: healthy candidates in turn from the endpoint's
+/// turn `start`, unhealthy ones last.
+pub fn round_robin(candidates: &[Candidate], start: u64) -> Vec<u32> {
+    router_common::rotated_by(candidates.len(), start as usize, |i| candidates[i].healthy)
 }
 
 /// Drop repeated indices, keeping the first; no allocation for pools of up

@@ -1,6 +1,6 @@
 //! One wasmtime `Engine` and `Linker` for every plugin: component model on,
-//! component-model concurrency support off (a bare call costs ~190 ns instead
-//! of ~600 ns), pooling allocator, epoch interruption driven by the
+//! component-model concurrency support off (it triples the cost of a bare
+//! call), pooling allocator, epoch interruption driven by the
 //! [`super::ticker`], compiled components cached by content hash.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -22,7 +22,7 @@ pub struct HostState {
     plugin: Arc<str>,
     log_budget: u32,
     /// The connection a router is routing, during a `route` call only.
-    pub(super) route: Option<super::connection::RouteInput>,
+    pub(super) route: Option<super::route_input::RouteInput>,
 }
 
 impl HostState {

@@ -16,8 +16,8 @@ use std::time::Duration;
 use wasmtime::Engine;
 
 /// Granularity of deadlines: a call is stopped between its `timeoutMs`
-/// and one tick later (the default deadline is 100 ms). At 1 ms the ticks
-/// cost about 1% of new tcp connections per second (BENCHMARKS.md).
+/// and one tick later (the default deadline is 100 ms); a finer tick costs
+/// the forwarder's threads measurably.
 pub const TICK: Duration = Duration::from_millis(5);
 
 /// Advances the engine's epoch until the runtime and every plugin loaded

@@ -40,7 +40,7 @@ impl World {
             .filter_map(|(name, _)| name.strip_prefix("bindery:plugin/"))
             .filter_map(|rest| rest.split_once('@'))
             .map(|(_, version)| version)
-            .find(|v| Some(*v) != super::WIT_PACKAGE.split_once('@').map(|(_, v)| v))
+            .find(|v| !loads(v))
         {
             return Err(format!(
                 "was built against bindery:plugin@{other}, and this Bindery implements {}; rebuild it against the wit/ of this release",
@@ -75,6 +75,27 @@ impl World {
                     .to_string(),
             ),
         }
+    }
+}
+
+/// Whether a component that imports the contract at `version` links
+/// against this host's: the same 0.x minor version at an earlier or equal
+/// patch (it imports a subset), or exactly the host's version.
+fn loads(version: &str) -> bool {
+    let host = super::WIT_PACKAGE.split_once('@').map_or("", |(_, v)| v);
+    if version == host {
+        return true;
+    }
+    let parse = |v: &str| -> Option<(u32, u32, u32)> {
+        let mut it = v.split('.').map(|n| n.parse::<u32>().ok());
+        let triple = (it.next()??, it.next()??, it.next()??);
+        it.next().is_none().then_some(triple)
+    };
+    match (parse(version), parse(host)) {
+        (Some((0, minor, patch)), Some((0, host_minor, host_patch))) => {
+            minor == host_minor && patch <= host_patch
+        }
+        _ => false,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `forwarding:` in `policy.yaml`: how the forwarder treats connections and
 //! upstreams. Every field has a production default; per-endpoint health
-//! checks can be overridden with catalog metadata (see `forward::health`).
+//! checks can be overridden with catalog metadata (see `forward::upstream::health`).
 use std::time::Duration;
 
 use serde::Deserialize;

@@ -152,3 +152,7 @@ fn check(p: &Policy) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;

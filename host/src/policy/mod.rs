@@ -110,6 +110,3 @@ fn default_naming() -> PluginRef {
 fn default_router() -> PluginRef {
     PluginRef::builtin("round-robin")
 }
-
-#[cfg(test)]
-mod tests;

@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::model::EndpointUrl;
-use crate::pool::PoolKey;
-use crate::project::{ANNOTATION_URLS, Allocation, port_name};
+use crate::pipeline::project::{ANNOTATION_URLS, port_name};
+use crate::pipeline::{Allocation, PoolKey};
 
 /// Ports by projection id from this account's upstream Services in the
 /// operator namespace. A port claimed twice keeps its first holder (by
@@ -74,3 +74,7 @@ fn ports_of(svc: &Service) -> Vec<(EndpointUrl, u16)> {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "allocations_tests.rs"]
+mod tests;

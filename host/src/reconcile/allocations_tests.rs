@@ -4,7 +4,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::allocations::read;
+use super::read;
 
 /// An upstream Service with `(scheme, url port, forwarder port)` per URL of
 /// `host`.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use super::events::Events;
 use super::lease::Leadership;
 use super::metrics::ReconcileMetrics;
-use crate::project::Allocation;
+use crate::pipeline::Allocation;
 
 /// The field manager of every apply.
 pub const FIELD_MANAGER: &str = "bindery";

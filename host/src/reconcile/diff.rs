@@ -52,3 +52,7 @@ fn ports_match(live: &[ServicePort], desired: &[ServicePort]) -> bool {
             })
         })
 }
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod tests;

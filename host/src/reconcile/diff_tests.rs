@@ -1,8 +1,8 @@
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::diff::differs;
-use super::owned::{Owner, selector};
+use super::differs;
+use crate::reconcile::owned::{Owner, selector};
 
 fn svc(type_: &str, target_port: Option<i32>, labels: &[(&str, &str)]) -> Service {
     let mut s = Service::default();

@@ -1,8 +1,6 @@
 //! What can go wrong talking to the apiserver, each naming the object, what
 //! was attempted and what to check. One object's error never stops the
 //! others: the pass records it and the next trigger or resync retries.
-use kube::runtime::watcher;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     #[error(
@@ -32,13 +30,6 @@ pub enum ReconcileError {
     Status { object: String, source: kube::Error },
     #[error("Lease {lease}: {source}; this replica does not reconcile until it holds the lease")]
     Lease { lease: String, source: kube::Error },
-    #[error(
-        "watching {what} failed: {source}; retrying (is the CRD installed: `bindery crd | kubectl apply -f -`? may the operator list and watch {what}?)"
-    )]
-    Watch {
-        what: &'static str,
-        source: watcher::Error,
-    },
 }
 
 /// A 404, which a delete of what is already gone may treat as done.

@@ -2,7 +2,7 @@
 //! references cannot cross namespaces, so labels are the only mark.
 use k8s_openapi::api::core::v1::Service;
 
-use crate::project::{LABEL_ACCOUNT, LABEL_MANAGED_BY, MANAGED_BY};
+use crate::pipeline::project::{LABEL_ACCOUNT, LABEL_MANAGED_BY, MANAGED_BY};
 
 /// The label selector of this account's Services.
 pub fn selector(account: &str) -> String {

@@ -11,10 +11,11 @@ use super::apply::{Applied, Key, apply_all, key};
 use super::cleanup::delete_orphans;
 use super::context::Context;
 use super::error::ReconcileError;
+use super::observed::Observed;
 use super::verdict::verdicts;
-use super::world::World;
 use crate::pipeline::Outcome;
-use crate::project::{LABEL_UPSTREAM, Projection, services};
+use crate::pipeline::Projection;
+use crate::pipeline::project::{LABEL_UPSTREAM, services};
 
 /// What a pass found and did.
 pub struct Pass {
@@ -27,8 +28,8 @@ pub struct Pass {
     pub errors: Vec<ReconcileError>,
 }
 
-/// Run one pass over `world`.
-pub async fn reconcile(ctx: &Context, world: &World) -> Pass {
+/// Run one pass over what `world` observed.
+pub async fn reconcile(ctx: &Context, world: &Observed) -> Pass {
     let started = Instant::now();
     ctx.metrics.reconciles.inc();
     let policy = &world.policy;
@@ -41,7 +42,7 @@ pub async fn reconcile(ctx: &Context, world: &World) -> Pass {
         in_cluster.clone()
     };
     let outcome = crate::pipeline::run(
-        world.entries(),
+        world.entries.clone(),
         &policy.loaded.policy,
         &policy.plugins,
         ns,
@@ -95,7 +96,7 @@ struct Desired {
 }
 
 impl Desired {
-    fn new(ctx: &Context, world: &World, outcome: &Outcome) -> Desired {
+    fn new(ctx: &Context, world: &Observed, outcome: &Outcome) -> Desired {
         let all = services(
             &outcome.projections,
             &world.policy.loaded.policy,
@@ -120,7 +121,7 @@ impl Desired {
     async fn apply(
         &self,
         ctx: &Context,
-        world: &World,
+        world: &Observed,
         errors: &mut Vec<ReconcileError>,
     ) -> HashMap<Key, Applied> {
         let observed: HashMap<Key, _> =
@@ -153,7 +154,7 @@ impl Desired {
     }
 
     /// Delete this account's Services that are not desired.
-    async fn cleanup(&self, ctx: &Context, world: &World, errors: &mut Vec<ReconcileError>) {
+    async fn cleanup(&self, ctx: &Context, world: &Observed, errors: &mut Vec<ReconcileError>) {
         let (_, e) = delete_orphans(ctx, &world.services, &self.keys()).await;
         errors.extend(e);
     }

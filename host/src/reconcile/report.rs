@@ -10,14 +10,15 @@ use futures::StreamExt;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::events::reference;
+use super::observed::Observed;
 use super::verdict::Verdict;
-use super::world::{World, entry_id};
+use crate::catalog::bound::entry_id;
 use crate::pipeline::RejectKind;
 
 /// Write the statuses that changed and publish the Events that are news.
 pub async fn statuses(
     ctx: &Context,
-    world: &World,
+    world: &Observed,
     verdicts: &HashMap<String, Verdict>,
     errors: &mut Vec<ReconcileError>,
 ) {
@@ -51,7 +52,10 @@ pub async fn statuses(
         .collect()
         .await;
     errors.extend(results.into_iter().filter_map(Result::err));
-    for e in &world.file {
+    // Entries with no object to hold a status (the catalog file's).
+    let objects: std::collections::HashSet<String> =
+        world.bound.iter().map(|o| entry_id(o)).collect();
+    for e in world.entries.iter().filter(|e| !objects.contains(&e.id)) {
         match verdicts.get(&e.id) {
             Some(v @ Verdict::Blocked { upstream, .. }) => {
                 let (ns, name) = upstream.split_once('/').unwrap_or_default();

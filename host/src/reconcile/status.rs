@@ -125,3 +125,7 @@ pub async fn write(
     ctx.metrics.applies.inc();
     Ok(true)
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

@@ -1,6 +1,6 @@
-use super::status::desired;
-use super::verdict::Verdict;
+use super::desired;
 use crate::pipeline::RejectKind;
+use crate::reconcile::verdict::Verdict;
 
 fn ready() -> Verdict {
     Verdict::Ready {

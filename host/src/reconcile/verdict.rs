@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use super::apply::{Applied, Key};
+use crate::pipeline::Projection;
 use crate::pipeline::{Outcome, RejectKind};
-use crate::project::Projection;
 
 /// One entry's result.
 #[derive(Clone, Debug, PartialEq, Eq)]

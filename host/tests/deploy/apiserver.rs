@@ -1,7 +1,8 @@
 //! Against the test binary's kube-apiserver: both renders applied, the
 //! RBAC probed as the ServiceAccounts, Helm installs and upgrades, and the
 //! real operator running on the chart's RBAC.
-use super::support::cluster::{Cluster, Operator, wait_for};
+use super::support::cluster::{Cluster, Operator};
+use super::support::wait_for;
 use super::*;
 
 /// The apiserver of this test binary (`support::cluster`: one testenv,

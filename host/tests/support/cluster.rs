@@ -1,14 +1,15 @@
 //! A real kube-apiserver for the reconciler's tests: `testenv/start` once
 //! per test binary (its own state dir), stopped when the binary exits; the
 //! BoundEndpoint CRD applied; `bindery run` started and stopped as a child.
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{bindery, repo_root};
+use super::forward::{free_port, http_get_on};
+use super::{bindery, repo_root, tools, wait_for};
 
 pub struct Cluster {
     pub dir: PathBuf,
@@ -26,16 +27,33 @@ extern "C" fn stop_testenv() {
     }
 }
 
-/// The cluster of this test binary, started on first use.
+/// The state dir of test binary `name`'s testenv: `$BINDERY_TESTENV_DIR-<name>`,
+/// else `/tmp/bindery-testenv-<name>`.
+pub fn testenv_dir(name: &str) -> PathBuf {
+    match std::env::var_os("BINDERY_TESTENV_DIR").filter(|d| !d.is_empty()) {
+        Some(base) => PathBuf::from(format!("{}-{name}", base.to_string_lossy())),
+        None => std::env::temp_dir().join(format!("bindery-testenv-{name}")),
+    }
+}
+
+/// The cluster of this test binary, started on first use, in
+/// `$BINDERY_TESTENV_DIR-<name>` (else `/tmp/bindery-testenv-<name>`): two
+/// runs on one machine with their own `BINDERY_TESTENV_DIR` never share
+/// an apiserver, nor stop each other's.
 pub fn cluster(name: &str) -> &'static Cluster {
     CLUSTER.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bindery-testenv-{name}"));
+        let dir = testenv_dir(name);
+        // Installs nothing: what is missing fails here, naming testenv/setup.
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)
+            .env("BINDERY_TESTENV_INSTALL", "0")
             .stderr(Stdio::inherit())
             .output()
             .expect("running testenv/start");
-        assert!(out.status.success(), "testenv/start failed");
+        assert!(
+            out.status.success(),
+            "testenv/start failed (its message is above; a missing tool: run testenv/setup)"
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let kubeconfig = PathBuf::from(stdout.lines().last().expect("kubeconfig path").trim());
         // SAFETY: registering a plain extern "C" fn with no captured state.
@@ -64,7 +82,7 @@ impl Cluster {
     }
 
     pub fn kubectl_status(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("kubectl")
+        let out = tools::kubectl()
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
@@ -79,7 +97,7 @@ impl Cluster {
 
     /// `kubectl apply -f -` of a YAML stream.
     pub fn apply(&self, yaml: &str) {
-        let mut child = Command::new("kubectl")
+        let mut child = tools::kubectl()
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(["apply", "-f", "-"])
@@ -200,18 +218,6 @@ impl Cluster {
     }
 }
 
-/// Poll `f` every 100 ms until it is true; panics with `what` after `limit`.
-pub fn wait_for(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A running `bindery run`; killed on drop, its log shown if the test failed.
 pub struct Operator {
     child: Option<Child>,
@@ -222,7 +228,7 @@ pub struct Operator {
 impl Operator {
     /// `bindery run --kubeconfig .. --admin <free port> <args>` as pod `pod`.
     pub fn start(cluster: &Cluster, pod: &str, args: &[&str]) -> Operator {
-        let admin = free_addr();
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = cluster.dir.join(format!("{pod}.log"));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -308,60 +314,13 @@ impl Drop for Operator {
     }
 }
 
-/// A loopback address with a port free right now.
-pub fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
-}
-
-/// `GET path` over HTTP/1.1 with `Connection: close`: the body.
-pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+/// `GET path` on the admin server: the body of a 200. Short timeouts: a
+/// poll of an operator that may not be up yet.
+fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
     let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    match super::forward::http_get_on(s, "admin", path, &[])? {
+    match http_get_on(s, "admin", path, &[])? {
         (200, body) => Ok(body),
         (status, _) => Err(std::io::Error::other(format!("GET {path}: {status}"))),
     }
-}
-
-/// A TCP echo server on loopback: answers each line with `<tag> <line>`.
-pub fn echo(tag: &str) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind echo");
-    let addr = l.local_addr().expect("addr");
-    let tag = tag.to_string();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let tag = tag.clone();
-            std::thread::spawn(move || {
-                let mut w = match s.try_clone() {
-                    Ok(w) => w,
-                    Err(_) => return,
-                };
-                for line in BufReader::new(s).lines() {
-                    let Ok(line) = line else { return };
-                    if writeln!(w, "{tag} {line}").is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-/// One line through `addr`: what came back, trimmed.
-pub fn say(addr: SocketAddr, line: &str) -> std::io::Result<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    writeln!(s, "{line}")?;
-    let mut reply = String::new();
-    BufReader::new(s).read_line(&mut reply)?;
-    Ok(reply.trim().to_string())
-}
-
-/// Write `text` to `path`, replacing it atomically.
-pub fn write_file(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).expect("write");
-    std::fs::rename(&tmp, path).expect("rename");
 }

@@ -1,19 +1,53 @@
-//! Shared by the integration tests: the hostile guests, a runtime, catalogs.
+//! Shared by the integration tests. Here: paths, the `bindery` binary, the
+//! hostile guests and a plugin runtime, router inputs, files, `wait_for`.
+//! Beside it: [`forward`] (upstream servers, a forwarder in front of them,
+//! clients), [`cluster`] (a kube-apiserver and `bindery run`), [`node`]
+//! (the node of `testenv/start --node`: its network namespace, pods,
+//! clients and load), [`tools`] (the external programs `testenv/setup`
+//! installs).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use bindery::metrics::PluginMetrics;
 use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
-/// The node of `testenv/start --node`: servers and clients in its network
-/// namespace, client pods.
+pub mod forward;
 pub mod node;
-/// Helm and kubectl, pinned.
 pub mod tools;
+
+/// Generous bound on a wait for an event that should come at once: the
+/// machine is shared.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Poll `cond` until it holds; panic naming `what` after `limit`. Polls
+/// often at first and every 100 ms later, so that a quick event is seen
+/// quickly and a slow one (a kubectl per poll) does not load the machine.
+pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Write `text` to `path` atomically (a rename, as kubelet's symlink swap
+/// does for a ConfigMap): a watcher never reads half a file.
+pub fn write_file(path: &Path, text: &str) {
+    let name = path.file_name().expect("a file name").to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,10 +64,12 @@ pub fn target_root() -> PathBuf {
 }
 
 /// Build the Cargo workspace in `dir` (relative to the repository root) for
-/// `wasm32-wasip2` into `target_root()/<target>`, with its own lock file,
+/// `wasm32-wasip2` into `target_root()/<target>-<WIT digest>`, with its own lock file,
 /// and return the directory of the release components.
 pub fn build_components(dir: &str, target: &str) -> PathBuf {
-    let target = target_root().join(target);
+    // Per WIT digest, as build.rs does: cargo does not know that wit-bindgen
+    // reads the WIT files, and would keep components of an older contract.
+    let target = target_root().join(format!("{target}-{}", env!("BINDERY_WIT_DIGEST")));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(repo_root().join(dir))
         .args([
@@ -114,10 +150,10 @@ pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
     } else {
         bindery::plugin::bindings::Scheme::Http
     };
-    let target = RouteTarget {
-        url: url.to_string(),
+    let target = RouteTarget::new(
+        url.to_string(),
         scheme,
-        upstreams: (0..spec.len())
+        (0..spec.len())
             .map(|i| {
                 UpstreamView::new(
                     format!("10.0.0.{}:7480", 11 + i),
@@ -126,7 +162,7 @@ pub fn pool(url: &str, spec: &[(u32, bool, u32)]) -> Pool {
                 )
             })
             .collect(),
-    };
+    );
     let candidates = spec
         .iter()
         .zip(&target.upstreams)
@@ -166,9 +202,3 @@ impl Pool {
         r.route(self.input(ip, None), &self.candidates).0
     }
 }
-
-/// The forwarder in-process on loopback, and upstream servers for it.
-pub mod forward;
-
-/// `bindery standalone` as a child process.
-pub mod standalone;

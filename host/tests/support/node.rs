@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::cluster::testenv_dir;
+use super::forward::http_get_on;
 use super::repo_root;
 use super::tools::kubectl;
 
@@ -62,49 +64,34 @@ fn read(dir: &Path, file: &str) -> String {
         .to_string()
 }
 
-/// The node's and the image's system packages, installed when missing
-/// (`testenv/node/install`, apt-get).
-pub fn install_packages() {
-    let status = Command::new(repo_root().join("testenv/node/install"))
-        .stderr(Stdio::inherit())
-        .status()
-        .expect("running testenv/node/install");
-    assert!(
-        status.success(),
-        "testenv/node/install could not install the node's packages"
-    );
-}
-
-/// Fails at once, naming the fix, when the node cannot be made here.
-fn preflight() {
-    // SAFETY: geteuid has no preconditions.
-    let uid = unsafe { libc::geteuid() };
-    assert!(
-        uid == 0,
-        "the node tests need root (network namespaces, containerd, cgroups): run `cargo test --release` as root"
-    );
-    install_packages();
-}
-
-/// The node of this test binary (state dir `$TMPDIR/bindery-testenv-<name>`),
-/// started on first use.
+/// The node of this test binary (state dir [`testenv_dir`]`(name)`),
+/// started on first use with the `bindery` binary of this test run in its
+/// image. Installs nothing: what is missing fails here, naming
+/// `testenv/setup`.
 pub fn node(name: &str) -> &'static Node {
     NODE.get_or_init(|| {
-        preflight();
-        let dir = std::env::temp_dir().join(format!("bindery-testenv-{name}"));
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        assert!(
+            uid == 0,
+            "the node tests need root (network namespaces, containerd, cgroups): run `cargo test --release` as root"
+        );
+        let dir = testenv_dir(name);
         let out = Command::new(repo_root().join("testenv/start"))
             .arg("--node")
             .env("BINDERY_TESTENV_DIR", &dir)
-            // The image build is a cargo build of its own.
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env("CARGO_TARGET_DIR", super::target_root())
+            .env("BINDERY_TESTENV_INSTALL", "0")
+            // The binary every other test runs, not a build of its own.
+            .env("BINDERY_NODE_BINARY", env!("CARGO_BIN_EXE_bindery"))
             .stderr(Stdio::inherit())
             .output()
             .expect("running testenv/start --node");
         // SAFETY: registering a plain extern "C" fn with no captured state.
         unsafe { libc::atexit(stop_node) };
-        assert!(out.status.success(), "testenv/start --node failed");
+        assert!(
+            out.status.success(),
+            "testenv/start --node failed (its message is above; a missing tool: run testenv/setup)"
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let kubeconfig = PathBuf::from(stdout.lines().last().expect("kubeconfig path").trim());
         let node_dir = dir.join("node");
@@ -116,7 +103,7 @@ pub fn node(name: &str) -> &'static Node {
                 .unwrap_or_else(|| panic!("no {prefix} image in {images}"))
                 .to_string()
         };
-        let n = Node {
+        Node {
             netns: read(&node_dir, "netns"),
             node_ip: read(&node_dir, "node-ip").parse().expect("node-ip"),
             host_ip: read(&node_dir, "host-ip").parse().expect("host-ip"),
@@ -126,8 +113,7 @@ pub fn node(name: &str) -> &'static Node {
                 .to_string(),
             dir,
             kubeconfig,
-        };
-        n
+        }
     })
 }
 
@@ -473,13 +459,11 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Response> {
     })
 }
 
-fn request(host: &str, headers: &[(&str, &str)], close: bool) -> String {
+/// A keep-alive `GET /`.
+fn request(host: &str, headers: &[(&str, &str)]) -> String {
     let mut req = format!("GET / HTTP/1.1\r\nhost: {host}\r\n");
     for (k, v) in headers {
         req += &format!("{k}: {v}\r\n");
-    }
-    if close {
-        req += "connection: close\r\n";
     }
     req + "\r\n"
 }
@@ -492,16 +476,14 @@ fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
     Ok(s)
 }
 
-/// `GET /` on a new connection with `Connection: close`.
+/// `GET /` on a new connection with `Connection: close`: status and body.
 pub fn get_once(
     addr: SocketAddr,
     host: &str,
     headers: &[(&str, &str)],
     timeout: Duration,
-) -> std::io::Result<Response> {
-    let mut s = connect(addr, timeout)?;
-    s.write_all(request(host, headers, true).as_bytes())?;
-    read_response(&mut BufReader::new(s))
+) -> std::io::Result<(u16, String)> {
+    http_get_on(connect(addr, timeout)?, host, "/", headers)
 }
 
 /// A keep-alive HTTP/1.1 client on one connection at a time, with the
@@ -532,7 +514,7 @@ impl KeepAlive {
     }
 
     pub fn get(&mut self, headers: &[(&str, &str)]) -> std::io::Result<Response> {
-        let req = request(&self.host, headers, false);
+        let req = request(&self.host, headers);
         if let Some(mut conn) = self.conn.take() {
             let sent = conn.get_mut().write_all(req.as_bytes());
             let got = sent.and_then(|()| read_response(&mut conn));
@@ -615,15 +597,15 @@ impl Load {
                             (i >= new_conns).then(|| KeepAlive::new(addr, &host, timeout));
                         while !stop.load(Ordering::SeqCst) {
                             let got = match client.as_mut() {
-                                Some(c) => c.get(&[]),
+                                Some(c) => c.get(&[]).map(|r| (r.status, r.body)),
                                 None => get_once(addr, &host, &[], timeout),
                             };
                             let t = started.elapsed().as_secs_f64();
                             let mut st = stats.lock().expect("stats");
                             match got {
-                                Ok(r) if r.status == 200 => {
+                                Ok((200, body)) => {
                                     st.ok += 1;
-                                    *st.bodies.entry(r.body).or_default() += 1;
+                                    *st.bodies.entry(body).or_default() += 1;
                                 }
                                 other => {
                                     st.failed += 1;

@@ -1,30 +1,72 @@
-//! The pinned command-line tools the deploy and node tests drive the
-//! cluster with: Helm (built with `go install` into a cache outside the
-//! clone) and a kubectl recent enough for the kustomize base.
-use std::path::{Path, PathBuf};
+//! The external programs the tests run, where `testenv/setup` installs
+//! them. Tests never install anything: a missing program fails the test at
+//! once, naming the script.
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 
-use serde_json::Value;
-
-use super::repo_root;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// `testenv/setup`'s cache: `$BINDERY_TESTENV_CACHE`, else
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/bindery-testenv` (as `testenv/versions.sh`).
+pub fn cache() -> PathBuf {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = set("BINDERY_TESTENV_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = set("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(set("HOME").expect("HOME is set")).join(".cache"));
+    base.join("bindery-testenv")
 }
 
-/// The Helm release `go install` builds; the same link flags as Helm's own
-/// Makefile, so `helm version` and the default Kubernetes version are right.
-const HELM_VERSION: &str = "v3.21.4";
-const HELM_K8S_MINOR: &str = "36";
-/// The kubectl built when the machine has none recent enough: testenv's.
-const TESTENV_KUBE: &str = "v1.33.13";
+fn missing(what: &str) -> ! {
+    panic!("{what}: run testenv/setup (it installs every tool the tests need)")
+}
+
+/// A program `testenv/setup` builds (`kubectl`, `helm`): its link in
+/// `<cache>/bin`.
+pub fn built(name: &str) -> PathBuf {
+    let path = cache().join("bin").join(name);
+    if !path.exists() {
+        missing(&format!("{} is missing", path.display()));
+    }
+    path
+}
+
+/// A program from a Debian package (`redis-server`, ...): on PATH.
+pub fn on_path(name: &str) -> Command {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(name).is_file()));
+    if !found {
+        missing(&format!("{name} is not on PATH"));
+    }
+    Command::new(name)
+}
+
+/// `kubectl` of testenv's Kubernetes version, in the repository root
+/// (`apply -k deploy/kustomize`).
+pub fn kubectl() -> Command {
+    let mut cmd = Command::new(built("kubectl"));
+    cmd.current_dir(super::repo_root());
+    cmd
+}
+
+/// The pinned Helm that `testenv/setup` builds, in the repository root,
+/// with no user's repositories or plugins: only the chart in the tree.
+pub fn helm() -> Command {
+    let mut cmd = Command::new(built("helm"));
+    let config = std::env::temp_dir().join(format!("bindery-deploy-helm-{}", std::process::id()));
+    cmd.env("HELM_CONFIG_HOME", config.join("config"))
+        .env("HELM_CACHE_HOME", config.join("cache"))
+        .env("HELM_DATA_HOME", config.join("data"))
+        .current_dir(super::repo_root());
+    cmd
+}
 
 /// Run and return stdout; panic with the command and both streams on failure.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -35,97 +77,31 @@ pub fn run_ok(cmd: &mut Command) -> String {
     text(&out.stdout)
 }
 
-/// The pinned Helm, built once with Go into
-/// `~/.cache/bindery-tools/helm-<version>/helm`.
-pub fn helm() -> Command {
-    static HELM: OnceLock<PathBuf> = OnceLock::new();
-    let path = HELM.get_or_init(|| {
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        let dir = Path::new(&home)
-            .join(".cache/bindery-tools")
-            .join(format!("helm-{HELM_VERSION}"));
-        let bin = dir.join("helm");
-        if bin.exists() {
-            return bin;
-        }
-        // Into a fresh directory, then renamed: a build cut short leaves
-        // nothing that looks installed.
-        let staging = dir.with_file_name(format!("helm-{HELM_VERSION}.tmp-{}", std::process::id()));
-        std::fs::create_dir_all(&staging).expect("creating the helm staging dir");
-        let ldflags = [
-            format!("-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"),
-            "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1".to_string(),
-            format!("-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor={HELM_K8S_MINOR}"),
-            "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1".to_string(),
-            format!("-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor={HELM_K8S_MINOR}"),
-        ]
-        .join(" ");
-        let started = std::time::Instant::now();
-        eprintln!("installing helm {HELM_VERSION} with go install (a few minutes the first time)");
-        run_ok(
-            Command::new("go")
-                .args(["install", "-trimpath", &format!("-ldflags={ldflags}")])
-                .arg(format!("helm.sh/helm/v3/cmd/helm@{HELM_VERSION}"))
-                .env("GOBIN", &staging)
-                .env("CGO_ENABLED", "0")
-                .current_dir(&staging),
-        );
-        eprintln!("helm installed in {:?}", started.elapsed());
-        match std::fs::rename(&staging, &dir) {
-            Ok(()) => {}
-            // Another test process won the race: use its copy.
-            Err(_) if bin.exists() => {
-                let _ = std::fs::remove_dir_all(&staging);
-            }
-            Err(e) => panic!("moving {} to {}: {e}", staging.display(), dir.display()),
-        }
-        bin
-    });
-    let mut cmd = Command::new(path);
-    // No user's repositories or plugins: only the chart in the tree.
-    let config = std::env::temp_dir().join(format!("bindery-deploy-helm-{}", std::process::id()));
-    cmd.env("HELM_CONFIG_HOME", config.join("config"))
-        .env("HELM_CACHE_HOME", config.join("cache"))
-        .env("HELM_DATA_HOME", config.join("data"))
-        .current_dir(repo_root());
-    cmd
-}
-
-/// kubectl 1.27 or later (its kustomize v5 knows the base's `labels` field):
-/// the machine's, else one built with Go by `testenv/build-kube-apiserver`
-/// into `~/.cache/bindery-tools/kubectl-<testenv's version>`.
-pub fn kubectl() -> Command {
-    static KUBECTL: OnceLock<PathBuf> = OnceLock::new();
-    let path = KUBECTL.get_or_init(|| {
-        let minor = Command::new("kubectl")
-            .args(["version", "--client", "-o", "json"])
-            .output()
-            .ok()
-            .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
-            .and_then(|v| {
-                let minor = v["clientVersion"]["minor"].as_str()?.trim_end_matches('+');
-                minor.parse::<u32>().ok()
-            });
-        if minor.is_some_and(|m| m >= 27) {
-            return PathBuf::from("kubectl");
-        }
-        let home = std::env::var_os("HOME").expect("HOME is set");
-        let bin = Path::new(&home).join(format!(".cache/bindery-tools/kubectl-{TESTENV_KUBE}"));
-        if !bin.exists() {
-            eprintln!(
-                "kubectl on PATH is missing or older than 1.27 ({minor:?}): building {}",
-                bin.display()
-            );
-            run_ok(
-                Command::new(repo_root().join("testenv/build-kube-apiserver"))
-                    .arg(&bin)
-                    .arg("kubectl")
-                    .env("BINDERY_TESTENV_KUBE_VERSION", TESTENV_KUBE),
-            );
-        }
-        bin
-    });
-    let mut cmd = Command::new(path);
-    cmd.current_dir(repo_root());
-    cmd
+/// The venv holding componentize-py, checked to have the version
+/// `examples/python-router/build` pins, so that the script builds without
+/// installing: `$BINDERY_TOOLS_VENV`, else `<cache>/venv`.
+pub fn componentize_py_venv() -> PathBuf {
+    let venv = std::env::var_os("BINDERY_TOOLS_VENV")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache().join("venv"));
+    let script = super::repo_root().join("examples/python-router/build");
+    let text = std::fs::read_to_string(&script).expect("reading examples/python-router/build");
+    let version = text
+        .lines()
+        .find_map(|l| l.strip_prefix("version="))
+        .expect("a version= line in examples/python-router/build");
+    let want = format!("componentize-py {version}");
+    let got = Command::new(venv.join("bin/componentize-py"))
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    if got != want {
+        missing(&format!(
+            "{want} is not in {} (found {got:?})",
+            venv.display()
+        ));
+    }
+    venv
 }

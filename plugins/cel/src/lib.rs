@@ -1,4 +1,4 @@
-//! `builtin:cel`: the endpoint selector of DESIGN.md.
+//! `builtin:cel`: the endpoint selector (`docs/architecture.md`).
 //!
 //! Config: `{"expressions": ["<cel>", ...]}`. `select` is true when any
 //! expression is true. Every expression sees one variable, `endpoint`:

@@ -5,16 +5,12 @@
     clippy::too_many_arguments,
     reason = "the export shim wit-bindgen generates for `route` takes the connection record as 11 flat values"
 )]
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 // Small blocks from size-class free lists (see `guest-alloc`).
 guest_alloc::install!();
 
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
 
 use router_common::View;
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +25,7 @@ impl Guest for LeastConnections {
             .map_err(|e| format!("least-connections takes no options ({e}); use config: {{}}"))
     }
 
-    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
+    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
         let views: Vec<View> = candidates
             .iter()
             .map(|c| View {
@@ -38,7 +34,8 @@ impl Guest for LeastConnections {
                 active: c.active,
             })
             .collect();
-        let start = NEXT.fetch_add(1, Ordering::Relaxed);
+        // One rotation across the endpoint, not one per forwarder thread.
+        let start = connection.turn as usize;
         // Compare active/weight without division: scale by a common factor.
         let order = router_common::sorted_by_key(&views, start, |i| {
             let w = u64::from(views[i].weight.max(1));

@@ -3,14 +3,10 @@
     clippy::too_many_arguments,
     reason = "the export shim wit-bindgen generates for `route` takes the connection record as 11 flat values"
 )]
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 // Small blocks from size-class free lists (see `guest-alloc`).
 guest_alloc::install!();
 
 wit_bindgen::generate!({ world: "router", path: "../../wit" });
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,8 +21,9 @@ impl Guest for RoundRobin {
             .map_err(|e| format!("round-robin takes no options ({e}); use config: {{}}"))
     }
 
-    fn route(_connection: Connection, candidates: Vec<Candidate>) -> Decision {
-        let start = NEXT.fetch_add(1, Ordering::Relaxed);
+    fn route(connection: Connection, candidates: Vec<Candidate>) -> Decision {
+        // One rotation across the endpoint, not one per forwarder thread.
+        let start = connection.turn as usize;
         Decision::Try(router_common::rotated_by(candidates.len(), start, |i| {
             candidates[i].healthy
         }))

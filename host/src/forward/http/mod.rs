@@ -3,8 +3,8 @@
 //! the request head visible.
 //!
 //! - [`proxy`]: one request: route, pick a connection, send, retry;
-//! - [`client`]: HTTP/1.1 to the upstream, in the client connection's task;
-//! - [`pool`]: idle upstream connections, per upstream address;
+//! - [`client`]: HTTP/1.1 to the upstream, in the client connection's
+//!   task, and its idle connections;
 //! - [`headers`]: hop-by-hop headers, `X-Forwarded-*`, origin-form;
 //! - [`body`]: bodies that count bytes and hold the upstream's in-flight mark;
 //! - [`idle`]: when a client connection is idle;
@@ -13,7 +13,6 @@ mod body;
 mod client;
 mod headers;
 mod idle;
-pub mod pool;
 mod proxy;
 mod upgrade;
 
@@ -28,12 +27,14 @@ use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use client::sweep_forever;
+
 use super::endpoint::EndpointRoute;
-use super::held::HeldStream;
+use super::io::held::HeldStream;
 use super::metrics::EndpointCounters;
 
-/// What the requests of one client connection share.
-pub struct Client {
+/// What the requests of one client (downstream) connection share.
+pub struct Downstream {
     pub counters: EndpointCounters,
     /// This connection's upgraded tunnels. The connection waits for them
     /// before it ends, so a tunnel keeps its place under `maxConnections`
@@ -44,9 +45,9 @@ pub struct Client {
     pub forwarded_for: http::HeaderValue,
 }
 
-impl Client {
-    pub fn new(counters: EndpointCounters, peer: SocketAddr) -> Client {
-        Client {
+impl Downstream {
+    pub fn new(counters: EndpointCounters, peer: SocketAddr) -> Downstream {
+        Downstream {
             counters,
             tunnels: TaskTracker::new(),
             forwarded_for: headers::client_value(peer.ip()),
@@ -60,34 +61,32 @@ pub async fn serve(
     stream: std::net::TcpStream,
     peer: SocketAddr,
     routes: watch::Receiver<Arc<EndpointRoute>>,
-    client: Client,
+    downstream: Downstream,
     stop: CancellationToken,
 ) {
-    let Some(stream) = super::listener::register(stream, peer) else {
+    let Some(stream) = super::serve::accept::register(stream, peer) else {
         return;
     };
     // Every request takes the route in effect when it arrives.
     let idle = routes.borrow().settings.idle_timeout();
-    let client = Arc::new(client);
+    let downstream = Arc::new(downstream);
     let activity = Arc::new(idle::Activity::default());
     let service = {
-        let (client, activity) = (client.clone(), activity.clone());
+        let (downstream, activity) = (downstream.clone(), activity.clone());
         service_fn(move |req| {
             let request = activity.begin();
             let route = routes.borrow().clone();
             // One reference count per request, not one per counter.
-            let client = client.clone();
+            let downstream = downstream.clone();
             async move {
-                let resp = proxy::forward(req, peer, route, client, request).await;
+                let resp = proxy::forward(req, peer, route, downstream, request).await;
                 Ok::<_, std::convert::Infallible>(resp)
             }
         })
     };
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A response head and its body go out in one buffer by `send`, not as
-    // two by `writev`: keep-alive soaks 79.4k, 79.4k, 81.6k req/s against
-    // 77.6k, 78.6k, 75.3k, and 13.3 against 13.9 µs of CPU per request; 4
-    // MiB bodies no slower (BENCHMARKS.md).
+    // two by `writev`: less CPU per request, and large bodies no slower.
     builder.http1().keep_alive(true).writev(false);
     builder
         .http2()
@@ -108,7 +107,7 @@ pub async fn serve(
                 conn.await
             }
             Close::Idle => {
-                client.counters.idle_closed.inc();
+                downstream.counters.idle_closed.inc();
                 tracing::debug!(client = %peer, ?idle, "closing idle http connection");
                 conn.as_mut().graceful_shutdown();
                 // Nothing is in flight, but hyper waits for a request head
@@ -132,8 +131,8 @@ pub async fn serve(
     if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "http connection ended with an error");
     }
-    client.tunnels.close();
-    client.tunnels.wait().await;
+    downstream.tunnels.close();
+    downstream.tunnels.wait().await;
 }
 
 /// Why a client connection is to close before its client closes it.

@@ -6,21 +6,20 @@
 //! connection closed before any answer.
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use http::StatusCode;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
-use super::Client;
+use super::Downstream;
 use super::body::{self, Metered, Response};
 use super::client::{self, Head, Outgoing, Sent, UpstreamBody};
 use super::idle::InFlight;
 use super::{headers, upgrade};
-use crate::forward::endpoint::{Choice, EndpointRoute};
+use crate::forward::endpoint::EndpointRoute;
 use crate::forward::metrics::EndpointCounters;
-use crate::forward::upstream::Upstream;
+use crate::plugin::Decision;
 
 /// `request` marks the client connection busy until the response body
 /// ends (or this returns an answer of its own).
@@ -28,10 +27,10 @@ pub async fn forward(
     req: Request<Incoming>,
     peer: SocketAddr,
     route: Arc<EndpointRoute>,
-    client: Arc<Client>,
+    downstream: Arc<Downstream>,
     request: InFlight,
 ) -> Response {
-    let counters = &client.counters;
+    let counters = &downstream.counters;
     counters.requests.inc();
     let (parts, body) = req.into_parts();
     let (choice, head) = route.choose(peer, Some(Box::new(parts)));
@@ -42,8 +41,8 @@ pub async fn forward(
         );
     };
     let order = match choice {
-        Choice::Try(order) => order,
-        Choice::Reject(reason) => {
+        Decision::Try(order) => order,
+        Decision::Reject(reason) => {
             counters.rejected.inc();
             tracing::info!(url = %route.url, client = %peer, %reason, "router rejected the request");
             return body::own(
@@ -55,12 +54,12 @@ pub async fn forward(
     let upgrade = headers::is_upgrade(&parts.headers);
     let client_upgrade = parts.extensions.remove::<OnUpgrade>().filter(|_| upgrade);
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
-    headers::add_forwarded(&mut parts.headers, &client.forwarded_for);
+    headers::add_forwarded(&mut parts.headers, &downstream.forwarded_for);
     headers::to_http11(&mut parts);
     let mut req = Outgoing::new(&parts, body);
     let s = &route.settings;
 
-    for (i, upstream) in order.iter().enumerate() {
+    for (i, upstream) in route.order(&order).enumerate() {
         if i > 0 {
             counters.retries.inc();
         }
@@ -76,11 +75,11 @@ pub async fn forward(
         let (head, conn, addr) = match sent {
             Sent::Answered { head, conn, addr } => (head, conn, addr),
             Sent::Unreachable => {
-                note_failure(&route, upstream, counters);
+                route.connect_failed(upstream, counters);
                 continue;
             }
             Sent::TimedOut(after) => {
-                note_failure(&route, upstream, counters);
+                route.upstream_failed(upstream, counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, ?after, "upstream sent no response head in time");
                 return body::own(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -91,7 +90,7 @@ pub async fn forward(
                 );
             }
             Sent::Failed(e) => {
-                note_failure(&route, upstream, counters);
+                route.upstream_failed(upstream, counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, error = %e, "upstream failed after the request was sent");
                 return body::own(
                     StatusCode::BAD_GATEWAY,
@@ -108,7 +107,7 @@ pub async fn forward(
             reusable,
         } = head;
         if matches!(rparts.status.as_u16(), 502..=504) {
-            note_failure(&route, upstream, counters);
+            route.upstream_failed(upstream, counters);
         } else {
             upstream.succeeded();
         }
@@ -116,7 +115,7 @@ pub async fn forward(
         headers::strip_hop_by_hop(&mut rparts.headers, switching);
         if switching && let Some(ours) = client_upgrade {
             upgrade::splice(
-                &client.tunnels,
+                &downstream.tunnels,
                 ours,
                 conn,
                 active,
@@ -137,12 +136,4 @@ pub async fn forward(
         StatusCode::BAD_GATEWAY,
         format!("bindery: {}: no upstream could be reached", route.url),
     )
-}
-
-fn note_failure(route: &EndpointRoute, upstream: &Upstream, counters: &EndpointCounters) {
-    let s = &route.settings;
-    if let Some(eject) = upstream.failed(s.eject_after_failures, s.eject(), Instant::now()) {
-        counters.ejections.inc();
-        tracing::warn!(url = %route.url, upstream = %upstream.address, ?eject, "upstream ejected after consecutive failures");
-    }
 }

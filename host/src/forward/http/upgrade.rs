@@ -8,8 +8,8 @@ use hyper_util::rt::TokioIo;
 use tokio_util::task::TaskTracker;
 
 use super::client::Conn;
-use crate::forward::copy::{self, CopyError};
 use crate::forward::endpoint::EndpointRoute;
+use crate::forward::io::copy::{self, CopyError};
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::ActiveGuard;
 

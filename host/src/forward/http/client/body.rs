@@ -11,6 +11,7 @@ use hyper::body::{Body, Frame, SizeHint};
 
 use super::conn::Conn;
 use super::framing::{Decoded, Framing, FramingError};
+use super::pool::IdlePool;
 use crate::forward::upstream::Upstream;
 
 pub struct UpstreamBody {
@@ -60,7 +61,7 @@ impl UpstreamBody {
         if let Some(conn) = self.conn.take()
             && self.reusable
         {
-            self.upstream.http_idle.put(self.addr, conn);
+            IdlePool::of(&self.upstream).put(self.addr, conn);
         }
     }
 }

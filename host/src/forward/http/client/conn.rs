@@ -10,8 +10,8 @@ use bytes::BytesMut;
 use http::request::Parts;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::forward::connect;
-use crate::forward::held::HeldStream;
+use crate::forward::io::connect;
+use crate::forward::io::held::HeldStream;
 
 /// Read buffer of a connection; a response head must fit in `MAX_HEAD`.
 const READ_CHUNK: usize = 8 * 1024;

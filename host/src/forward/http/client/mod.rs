@@ -1,17 +1,18 @@
 //! The upstream side of an HTTP endpoint: HTTP/1.1 with keep-alive, driven
 //! by the task that serves the client connection (hyper's client runs each
 //! connection as a task of its own and hands every request and response
-//! across a channel; that cost about a tenth of the forwarder's requests
-//! per second, BENCHMARKS.md).
+//! across a channel, a cost on every request).
 //!
 //! - [`conn`]: a connection, its buffer, the request head written;
 //! - [`head`]: the response head parsed, the body's framing found;
 //! - [`framing`]: where the body ends, chunked coding undone;
-//! - [`body`]: the body streamed to the client, then the connection pooled.
+//! - [`body`]: the body streamed to the client, then the connection pooled;
+//! - [`pool`]: idle connections per upstream, per thread.
 mod body;
 mod conn;
 mod framing;
 mod head;
+mod pool;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ use hyper::body::Incoming;
 pub use body::UpstreamBody;
 pub use conn::Conn;
 pub use head::{Head, HeadError};
+use pool::IdlePool;
+pub use pool::sweep_forever;
 
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::Upstream;
@@ -97,8 +100,9 @@ pub async fn send(
     counters: &EndpointCounters,
 ) -> Sent {
     let head_request = req.parts.method == http::Method::HEAD;
+    let pool = IdlePool::of(upstream);
     for addr in upstream.addrs() {
-        let mut pooled = upstream.http_idle.take(addr);
+        let mut pooled = pool.take(addr);
         loop {
             let reused = pooled.is_some();
             let mut conn = match pooled.take() {
@@ -142,7 +146,6 @@ pub async fn send(
             }
         }
     }
-    counters.connect_failures.inc();
     Sent::Unreachable
 }
 
