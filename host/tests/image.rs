@@ -86,14 +86,14 @@ struct Container(String);
 
 impl Drop for Container {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(out) = podman().args(["logs", &self.0]).output() {
-                eprintln!(
-                    "---- container log ----\n{}{}",
-                    text(&out.stdout),
-                    text(&out.stderr)
-                );
-            }
+        if std::thread::panicking()
+            && let Ok(out) = podman().args(["logs", &self.0]).output()
+        {
+            eprintln!(
+                "---- container log ----\n{}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
         }
         let _ = podman().args(["rm", "-f", "-t", "0", &self.0]).output();
     }

@@ -647,7 +647,6 @@ impl Load {
         for t in self.threads {
             let _ = t.join();
         }
-        let stats = self.stats.lock().expect("stats").clone();
-        stats
+        self.stats.lock().expect("stats").clone()
     }
 }
