@@ -114,11 +114,13 @@ fn spread(n: &Netns, to: SocketAddr, count: usize) -> (BTreeMap<String, usize>, 
     })
 }
 
-/// A client in the node connecting again and again until stopped; each
-/// attempt's time and answer.
+/// Each attempt's time and answer (the upstream's address, or the error).
+type Attempts = Vec<(Instant, Result<String, String>)>;
+
+/// A client in the node connecting again and again until stopped.
 struct Load {
     stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Vec<(Instant, Result<String, String>)>>>,
+    log: Arc<Mutex<Attempts>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -145,7 +147,7 @@ impl Load {
         }
     }
 
-    fn finish(mut self) -> Vec<(Instant, Result<String, String>)> {
+    fn finish(mut self) -> Attempts {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -254,6 +254,6 @@ fn the_readiness_a_slice_lists_is_read_back() {
     let (objects, _) = direct(&ps, &reach);
     let read = readiness(&objects[0].slices);
     assert_eq!(read.len(), 2);
-    assert_eq!(read[&(url.clone(), "10.0.0.1:5432".parse().unwrap())], true);
-    assert_eq!(read[&(url, down)], false);
+    assert!(read[&(url.clone(), "10.0.0.1:5432".parse().unwrap())]);
+    assert!(!read[&(url, down)]);
 }
