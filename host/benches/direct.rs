@@ -20,8 +20,11 @@ use support::netns::{Netns, NsServer, who};
 use support::wait_for;
 
 const ROUNDS: usize = 9;
-const CONNECT_FOR: Duration = Duration::from_secs(2);
-const BULK_BYTES: usize = 512 << 20;
+/// Each round alternates the two paths this many times, in short turns,
+/// so that both see the same moments of a busy machine.
+const TURNS: usize = 8;
+const CONNECT_FOR: Duration = Duration::from_millis(250);
+const BULK_BYTES: usize = 64 << 20;
 
 fn connections_per_second(n: &Netns, to: SocketAddr) -> f64 {
     n.enter(move || {
@@ -132,9 +135,8 @@ fn main() {
     let service = SocketAddr::new(ip().parse().expect("ClusterIP"), 80);
     wait_for(limit, "kube-proxy's rules", || dnat(&n.node, 3));
 
-    // Each round measures both paths back to back, in alternating order,
-    // and the ratio is taken per round: a busy machine's drift between
-    // rounds then cancels.
+    // Each round measures both paths in alternating short turns, and the
+    // ratio is taken per round: a busy machine's drift then cancels.
     let (mut cs, mut cd, mut bs, mut bd) = (vec![], vec![], vec![], vec![]);
     let (mut cr, mut br) = (vec![], vec![]);
     for round in 0..ROUNDS {
@@ -145,10 +147,13 @@ fn main() {
         };
         let mut conns = [0.0; 2];
         let mut bulks = [0.0; 2];
-        for to in order {
-            let i = usize::from(to == service);
-            conns[i] = connections_per_second(&n.node, to);
-            bulks[i] = bulk(&n.node, to);
+        for turn in 0..TURNS {
+            for k in 0..2 {
+                let to = order[(k + turn) % 2];
+                let i = usize::from(to == service);
+                conns[i] += connections_per_second(&n.node, to) / TURNS as f64;
+                bulks[i] += bulk(&n.node, to) / TURNS as f64;
+            }
         }
         cs.push(conns[0]);
         cd.push(conns[1]);
@@ -170,7 +175,7 @@ fn main() {
         cr.iter().copied().fold(0.0, f64::max)
     );
     println!(
-        "bulk MiB/s (echoed, {} MiB): straight {:.0}, direct {:.0}; direct/straight per round: median {:.3}, range {:.3}-{:.3}",
+        "bulk MiB/s (echoed, {} MiB a turn): straight {:.0}, direct {:.0}; direct/straight per round: median {:.3}, range {:.3}-{:.3}",
         BULK_BYTES >> 20,
         median(bs),
         median(bd),
