@@ -154,7 +154,8 @@ pub fn check(parts: &http::request::Parts, max_head: usize) -> Result<(), Refuse
             (Some(_), None) => {}
         }
     }
-    let line = parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let line =
+        parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len());
     let mut size = line + " HTTP/1.1\r\n\r\n".len();
     for (name, value) in &parts.headers {
         size += name.as_str().len() + value.len() + ": \r\n".len();
@@ -171,8 +172,7 @@ pub fn check(parts: &http::request::Parts, max_head: usize) -> Result<(), Refuse
 /// `Host` is `uri-host [":" port]` (RFC 9110 §7.2): an authority without
 /// user info, with a host.
 fn valid_host(v: &[u8]) -> bool {
-    !v.contains(&b'@')
-        && Authority::try_from(v).is_ok_and(|a| !a.host().is_empty())
+    !v.contains(&b'@') && Authority::try_from(v).is_ok_and(|a| !a.host().is_empty())
 }
 
 #[cfg(test)]

@@ -52,7 +52,10 @@ fn forwarded_for_appends_and_proto_is_replaced() {
     ]);
     add_forwarded(&mut h, &client_value(client));
     assert_eq!(h["x-forwarded-for"], "10.1.1.1, 127.0.0.9");
-    assert_eq!(h["x-forwarded-proto"], "http", "the client's own claim is replaced");
+    assert_eq!(
+        h["x-forwarded-proto"], "http",
+        "the client's own claim is replaced"
+    );
     let mut fresh = HeaderMap::new();
     add_forwarded(&mut fresh, &client_value(client));
     assert_eq!(fresh["x-forwarded-for"], "127.0.0.9");
@@ -92,7 +95,11 @@ fn a_head_without_hop_by_hop_headers_is_left_as_it_is() {
 
 #[test]
 fn connection_never_removes_host() {
-    let mut h = map(&[("host", "a"), ("connection", "host, x-gone"), ("x-gone", "1")]);
+    let mut h = map(&[
+        ("host", "a"),
+        ("connection", "host, x-gone"),
+        ("x-gone", "1"),
+    ]);
     strip_hop_by_hop(&mut h, false);
     assert_eq!(h[HOST], "a");
     assert!(!h.contains_key("x-gone"));
@@ -100,7 +107,8 @@ fn connection_never_removes_host() {
 
 #[test]
 fn the_target_s_authority_replaces_host() {
-    let mut abs = head(Request::get("http://user@other.example:8080/abs").header(HOST, "rgw.storage:7480"));
+    let mut abs =
+        head(Request::get("http://user@other.example:8080/abs").header(HOST, "rgw.storage:7480"));
     to_http11(&mut abs);
     assert_eq!(abs.uri, "/abs");
     assert_eq!(abs.headers[HOST], "other.example:8080");
@@ -135,10 +143,18 @@ fn a_request_needs_one_valid_host_unless_its_target_has_an_authority() {
 fn connect_and_oversized_heads_are_refused() {
     let c = head(Request::connect("rgw.storage:7480").header(HOST, "rgw.storage:7480"));
     assert_eq!(check(&c, 65536), Err(Refused::Connect));
-    let big = head(Request::get("/").header(HOST, "a").header("x-big", "a".repeat(70_000)));
+    let big = head(
+        Request::get("/")
+            .header(HOST, "a")
+            .header("x-big", "a".repeat(70_000)),
+    );
     assert_eq!(check(&big, 65536), Err(Refused::TooLarge(65536)));
     let long = head(Request::get(format!("/{}", "p".repeat(70_000))).header(HOST, "a"));
     assert_eq!(check(&long, 65536), Err(Refused::TooLarge(65536)));
-    let fits = head(Request::get("/").header(HOST, "a").header("x-big", "a".repeat(60_000)));
+    let fits = head(
+        Request::get("/")
+            .header(HOST, "a")
+            .header("x-big", "a".repeat(60_000)),
+    );
     assert_eq!(check(&fits, 65536), Ok(()));
 }

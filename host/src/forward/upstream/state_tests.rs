@@ -78,7 +78,11 @@ fn failures_during_an_ejection_neither_extend_nor_double_it() {
     // A burst of requests already on their way, or tried as a last resort.
     for i in 0..30 {
         let t = now + Duration::from_millis(i);
-        assert_eq!(u.failed(3, base, t), None, "failure {i} during the ejection");
+        assert_eq!(
+            u.failed(3, base, t),
+            None,
+            "failure {i} during the ejection"
+        );
     }
     assert!(!u.healthy(now + base - Duration::from_millis(1)));
     assert!(u.healthy(now + base), "back after one base ejection");
