@@ -147,3 +147,36 @@ pub enum ProbeKind {
     Tcp,
     Http,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::parse_str;
+
+    #[test]
+    fn the_client_limits_have_defaults_and_a_head_limit_in_range() {
+        let f = parse_str("", "p").unwrap().forwarding;
+        assert_eq!(f.request_head_timeout().as_secs(), 10);
+        assert_eq!(f.body_progress_timeout().as_secs(), 30);
+        assert_eq!(f.max_head_bytes, 65536);
+        let set = "forwarding: {requestHeadTimeoutSeconds: 2, bodyProgressTimeoutSeconds: 3, maxHeadBytes: 16384}\n";
+        let f = parse_str(set, "p").unwrap().forwarding;
+        assert_eq!(
+            (
+                f.request_head_timeout_seconds,
+                f.body_progress_timeout_seconds,
+                f.max_head_bytes
+            ),
+            (2, 3, 16384)
+        );
+        for bad in ["100", "2000000"] {
+            let e = parse_str(&format!("forwarding: {{maxHeadBytes: {bad}}}\n"), "p.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("maxHeadBytes") || e.contains("out of range"),
+                "{e}"
+            );
+            assert!(e.contains("8192 to 1048576"), "{e}");
+        }
+    }
+}

@@ -113,6 +113,17 @@ pub fn to_http11(parts: &mut http::request::Parts) {
     parts.version = Version::HTTP_11;
 }
 
+/// `Host` for an HTTP/1.0 request that came without one: the endpoint's
+/// own `name.namespace:port` (`url`), the name the client reached.
+pub fn default_host(headers: &mut HeaderMap, url: &str) {
+    if !headers.contains_key(header::HOST)
+        && let Some(authority) = url.split_once("://").map(|(_, a)| a)
+        && let Ok(v) = HeaderValue::from_str(authority)
+    {
+        headers.insert(header::HOST, v);
+    }
+}
+
 /// `host[:port]` of an authority, without user info.
 fn host_of(authority: &Authority) -> &str {
     let a = authority.as_str();

@@ -63,6 +63,7 @@ pub async fn forward(
     headers::add_forwarded(&mut parts.headers, &downstream.forwarded_for);
     let client_version = parts.version;
     headers::to_http11(&mut parts);
+    headers::default_host(&mut parts.headers, &route.url);
     let mut req = Outgoing::new(&parts, body);
     let s = &route.settings;
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 use http::request::Parts;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::time::Instant;
 
 pub use body::UpstreamBody;
 pub use conn::Conn;
@@ -176,7 +177,8 @@ pub async fn send(
 const COALESCE: usize = 16 * 1024;
 
 /// The client's body to the upstream, frame by frame; a frame must come
-/// within `progress` of the last.
+/// within `progress` of the last. One timer for the whole body, moved on
+/// only when it fires: a timer per frame would cost every frame.
 async fn write_body(
     conn: &mut Conn,
     mut body: Incoming,
@@ -186,11 +188,26 @@ async fn write_body(
 ) -> Result<(), BodyError> {
     let mut framed = Vec::new();
     let up = BodyError::Upstream;
+    let stall = tokio::time::sleep(progress);
+    tokio::pin!(stall);
     loop {
-        let frame = match tokio::time::timeout(progress, body.frame()).await {
-            Err(_) => return Err(BodyError::Client(ClientFault::Stalled(progress))),
-            Ok(None) => break,
-            Ok(Some(frame)) => frame.map_err(|e| BodyError::Client(ClientFault::Body(e)))?,
+        // Only the wait for the client counts, not writes to the upstream.
+        let since = Instant::now();
+        let frame = loop {
+            tokio::select! {
+                biased;
+                frame = body.frame() => break frame,
+                () = &mut stall => {
+                    if since.elapsed() >= progress {
+                        return Err(BodyError::Client(ClientFault::Stalled(progress)));
+                    }
+                    stall.as_mut().reset(since + progress);
+                }
+            }
+        };
+        let frame = match frame {
+            None => break,
+            Some(frame) => frame.map_err(|e| BodyError::Client(ClientFault::Body(e)))?,
         };
         let Ok(data) = frame.into_data() else {
             continue; // trailers are not forwarded
