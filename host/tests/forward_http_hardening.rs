@@ -207,8 +207,8 @@ fn read_reply(s: &mut TcpStream) -> (Option<u16>, String) {
 }
 
 fn status_of(text: &str) -> Option<u16> {
-    text.strip_prefix("HTTP/1.1 ")
-        .and_then(|t| t.get(..3))
+    text.strip_prefix("HTTP/1.")
+        .and_then(|t| t.get(2..5))
         .and_then(|c| c.parse().ok())
 }
 
@@ -458,10 +458,12 @@ fn a_kept_alive_connection_and_a_head_in_pieces_are_not_cut_off() {
         .expect("timeout");
     let req = format!("GET / HTTP/1.1\r\nhost: {HOST}\r\n\r\n");
     let mut buf = Vec::new();
-    for round in 0..2 {
+    for round in 0..3 {
         // Waiting for the next request is the idle timeout's, not the
-        // head timeout's.
-        std::thread::sleep(Duration::from_millis(2500));
+        // head timeout's (the first counts from the accept).
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(2500));
+        }
         let (first, rest) = req.as_bytes().split_at(10);
         s.write_all(first).expect("first piece");
         std::thread::sleep(Duration::from_millis(300));
