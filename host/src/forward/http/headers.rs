@@ -181,9 +181,18 @@ pub fn check(parts: &http::request::Parts, max_head: usize) -> Result<(), Refuse
 }
 
 /// `Host` is `uri-host [":" port]` (RFC 9110 §7.2): an authority without
-/// user info, with a host.
+/// user info, with a host, and a port of digits if any.
 fn valid_host(v: &[u8]) -> bool {
-    !v.contains(&b'@') && Authority::try_from(v).is_ok_and(|a| !a.host().is_empty())
+    let Ok(a) = Authority::try_from(v) else {
+        return false;
+    };
+    let text = a.as_str();
+    // Past an IPv6 literal's brackets, a colon can only start the port.
+    let tail = text.rsplit_once(']').map_or(text, |(_, rest)| rest);
+    let port = tail.split_once(':').map(|(_, p)| p);
+    !text.contains('@')
+        && !a.host().is_empty()
+        && port.is_none_or(|p| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
