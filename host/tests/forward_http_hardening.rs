@@ -476,6 +476,44 @@ fn a_kept_alive_connection_and_a_head_in_pieces_are_not_cut_off() {
     assert_eq!(fwd.metric("http_request_head_timeouts"), 0);
 }
 
+#[test]
+fn an_upgraded_tunnel_outlives_the_head_timeout() {
+    let up = Server::start(|mut s| {
+        let mut buf = Vec::new();
+        if fill_until(&mut s, &mut buf, |b| find(b, b"\r\n\r\n")).is_none() {
+            return;
+        }
+        let switch =
+            b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n";
+        if s.write_all(switch).is_err() {
+            return;
+        }
+        let mut from = s.try_clone().expect("clone");
+        let _ = std::io::copy(&mut from, &mut s);
+    });
+    let fwd = Fwd::start(&[up.addr], "requestHeadTimeoutSeconds: 1");
+    let mut s = TcpStream::connect(fwd.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let req =
+        format!("GET /ws HTTP/1.1\r\nhost: {HOST}\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n");
+    s.write_all(req.as_bytes()).expect("upgrade request");
+    let mut buf = Vec::new();
+    let end = fill_until(&mut s, &mut buf, |b| find(b, b"\r\n\r\n")).expect("a response head");
+    assert_eq!(status_of(&String::from_utf8_lossy(&buf)), Some(101));
+    buf.drain(..end + 4);
+    for i in 0..2 {
+        // Silence in a tunnel is no slow request head.
+        std::thread::sleep(Duration::from_millis(2500));
+        let word = format!("ping{i}");
+        s.write_all(word.as_bytes()).expect("into the tunnel");
+        fill_until(&mut s, &mut buf, |b| (b.len() >= word.len()).then_some(0))
+            .unwrap_or_else(|| panic!("the tunnel closed before echo {i}"));
+        assert_eq!(buf.drain(..).collect::<Vec<u8>>(), word.as_bytes());
+    }
+    assert_eq!(fwd.metric("http_request_head_timeouts"), 0);
+}
+
 // ------------------------------------------------------------- headers ----
 
 #[test]

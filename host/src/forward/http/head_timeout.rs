@@ -9,7 +9,8 @@
 //! `header_read_timeout`, which arms a timer for every request and also
 //! runs while a kept-alive connection waits for its next one: here the
 //! timer is touched only when a head arrives in pieces. h2 connections
-//! leave it after their first request: their streams' heads are h2's.
+//! leave it after their first request (their streams' heads are h2's), and
+//! a connection switched by `101` (its bytes are a tunnel's).
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -33,7 +34,7 @@ enum Phase {
     Request,
     /// No request in flight and no byte of the next yet.
     Between,
-    /// No longer watched: an h2 connection, or the deadline passed.
+    /// No longer watched: h2, a switched connection, or the deadline passed.
     Off,
 }
 
@@ -70,14 +71,14 @@ impl<S> HeadTimed<S> {
         if self.phase == Phase::Off {
             return;
         }
+        if self.activity.headless() {
+            self.phase = Phase::Off;
+            return;
+        }
         let started = self.activity.started();
         if started != self.seen {
             self.seen = started;
-            self.phase = if self.activity.multiplexed() {
-                Phase::Off
-            } else {
-                Phase::Request
-            };
+            self.phase = Phase::Request;
         }
         if self.phase == Phase::Request && !self.activity.in_flight() {
             self.phase = Phase::Between;

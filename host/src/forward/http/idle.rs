@@ -16,8 +16,9 @@ use std::time::Duration;
 pub struct Activity {
     started: AtomicU64,
     in_flight: AtomicUsize,
-    /// An h2 connection: its requests are streams.
-    multiplexed: AtomicBool,
+    /// No HTTP/1 request head will come again: an h2 connection (its
+    /// requests are streams), or one switched to another protocol.
+    headless: AtomicBool,
 }
 
 impl Activity {
@@ -25,7 +26,7 @@ impl Activity {
     /// response body, or with the request when it fails).
     pub fn begin(self: &Arc<Self>, version: http::Version) -> InFlight {
         if version == http::Version::HTTP_2 {
-            self.multiplexed.store(true, Ordering::Relaxed);
+            self.headless.store(true, Ordering::Relaxed);
         }
         self.started.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -43,9 +44,10 @@ impl Activity {
         self.in_flight.load(Ordering::Relaxed) > 0
     }
 
-    /// Whether the connection is h2 (known from its first request).
-    pub fn multiplexed(&self) -> bool {
-        self.multiplexed.load(Ordering::Relaxed)
+    /// Whether the connection is h2 (known from its first request) or
+    /// switched protocols.
+    pub fn headless(&self) -> bool {
+        self.headless.load(Ordering::Relaxed)
     }
 
     pub fn started(&self) -> u64 {
@@ -74,6 +76,14 @@ impl Activity {
 
 /// One request in flight.
 pub struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    /// The request switches the connection to another protocol: what
+    /// follows is a tunnel's bytes, no request head.
+    pub fn switched(&self) {
+        self.0.headless.store(true, Ordering::Relaxed);
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {

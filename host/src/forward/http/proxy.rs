@@ -134,6 +134,7 @@ pub async fn forward(
                 route.clone(),
                 EndpointCounters::clone(counters),
             );
+            request.switched();
             drop(request);
             return body::empty(rparts);
         }
