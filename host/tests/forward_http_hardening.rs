@@ -509,7 +509,7 @@ fn an_upgraded_tunnel_outlives_the_head_timeout() {
         s.write_all(word.as_bytes()).expect("into the tunnel");
         fill_until(&mut s, &mut buf, |b| (b.len() >= word.len()).then_some(0))
             .unwrap_or_else(|| panic!("the tunnel closed before echo {i}"));
-        assert_eq!(buf.drain(..).collect::<Vec<u8>>(), word.as_bytes());
+        assert_eq!(std::mem::take(&mut buf), word.as_bytes());
     }
     assert_eq!(fwd.metric("http_request_head_timeouts"), 0);
 }
