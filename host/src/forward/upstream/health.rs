@@ -114,6 +114,11 @@ pub async fn maintain(targets: impl Fn() -> Option<Vec<ProbeTarget>>, stop: Canc
             let Ok(((url, _), u, check, ok, changed)) = done else {
                 continue;
             };
+            // A passed probe ends a passive ejection at once (Envoy's
+            // `successful_active_health_check_uneject_host`).
+            if ok && u.succeeded() {
+                tracing::info!(%url, upstream = %u.address, "active health check passed; passive ejection ended");
+            }
             let r = runs.entry((url.clone(), u.address.clone())).or_default();
             if ok {
                 r.ok += 1;

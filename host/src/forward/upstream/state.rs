@@ -139,21 +139,33 @@ impl Upstream {
         self.probe_healthy.swap(healthy, Ordering::Relaxed) != healthy
     }
 
-    /// A connection to it succeeded: passive failures start over.
-    pub fn succeeded(&self) {
+    /// A connection or request to it succeeded, or an active probe passed:
+    /// passive failures start over, and an ejection ends along with its
+    /// back-off. True when an ejection in force ended.
+    pub fn succeeded(&self) -> bool {
         if !self.troubled.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
         *p = Passive::default();
-        self.ejected_until.store(0, Ordering::Release);
+        let until = self.ejected_until.swap(0, Ordering::AcqRel);
         self.troubled.store(false, Ordering::Release);
+        until != 0 && self.nanos(Instant::now()) < until
     }
 
-    /// A connection failed; returns the ejection when this one triggers it.
+    /// A connection or request failed; returns the ejection when this one
+    /// triggers it. Failures during an ejection (requests that were on
+    /// their way, or that found every candidate out) are not counted: the
+    /// back-off doubles once per ejection, not per failure. Once the
+    /// ejection ends, traffic tries the upstream again: `after` failures in
+    /// a row eject it for twice as long, a success clears it all.
     pub fn failed(&self, after: u32, base: Duration, now: Instant) -> Option<Duration> {
         let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
         self.troubled.store(true, Ordering::Release);
+        let until = self.ejected_until.load(Ordering::Acquire);
+        if until != 0 && self.nanos(now) < until {
+            return None;
+        }
         p.failures += 1;
         if p.failures < after.max(1) {
             return None;
