@@ -378,8 +378,13 @@ fn catalog(ups: &[SocketAddr]) -> String {
     )
 }
 
+/// A policy routing by `reference`, on a free port of its own: the port
+/// hashed from the URL is the same in every test running in parallel.
 fn policy(reference: &str) -> String {
-    format!("router: {{plugin: '{reference}', config: {{}}}}\n")
+    support::forward::on_free_ports(
+        &format!("router: {{plugin: '{reference}', config: {{}}}}\n"),
+        1,
+    )
 }
 
 /// The upstreams new connections reach, over 12 of them.
@@ -523,8 +528,9 @@ fn the_cache_serves_while_the_registry_is_down_and_a_restart_starts_from_it() {
     // The registry stops; a reload (the policy rewritten) keeps serving
     // the same digest from the cache, and says so.
     registry.stop();
-    let text = policy(&tag) + "# touched\n";
-    std::fs::write(fwd.dir.path().join("policy.yaml"), text).unwrap();
+    let path = fwd.dir.path().join("policy.yaml");
+    let text = std::fs::read_to_string(&path).unwrap() + "# touched\n";
+    std::fs::write(&path, text).unwrap();
     let admin: SocketAddr = admin.parse().unwrap();
     wait_for("a reload from the cache", &fwd, || {
         router_view(admin)["artifact"]["source"]
