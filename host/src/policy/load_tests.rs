@@ -1,14 +1,27 @@
-use super::{load, parse_str};
+use super::{PolicyError, load, parse_str};
 use crate::policy::{PluginSource, Policy};
 
 #[test]
 fn defaults() {
-    let p = parse_str("", "p").unwrap();
+    let p = parse_str("{}\n", "p").unwrap();
     assert_eq!(p, Policy::default());
     assert_eq!(p.cel_expressions(), vec!["true"]);
     assert_eq!(p.naming.plugin, "builtin:naming-default");
     assert_eq!(p.router.plugin, "builtin:round-robin");
     assert_eq!(p.service_fqdn("u", "ns"), "u.ns.svc.cluster.local");
+}
+
+#[test]
+fn an_empty_or_truncated_policy_is_refused() {
+    for text in ["", " \n\n", "# account: a\n", "---\n", "~\n"] {
+        let e = parse_str(text, "p.yaml").unwrap_err();
+        assert!(matches!(e, PolicyError::Empty { .. }), "{text:?}: {e}");
+        assert!(
+            e.to_string().starts_with("policy p.yaml is empty")
+                && e.to_string().contains("endpointSelectors: [\"true\"]"),
+            "{e}"
+        );
+    }
 }
 
 #[test]
