@@ -62,10 +62,7 @@ pub async fn statuses(
                 let regarding = reference("v1", "Service", ns, name, None);
                 event(ctx, &e.id, v, &regarding).await;
             }
-            // No object to regard: the log says it, once per change.
-            Some(Verdict::Rejected { kind, message }) if kind.is_error() => {
-                ctx.events.news(&e.id, kind.reason(), message);
-            }
+            // No object to regard: the loop of passes logs a rejection.
             _ => ctx.events.forget(&e.id),
         }
     }
@@ -86,7 +83,17 @@ async fn event(
             return;
         }
     };
-    ctx.events
+    let news = ctx
+        .events
         .warn(id, regarding, v.reason(), format!("{id}: {note}"))
         .await;
+    // Rejections are logged by the loop of passes, in every mode; what the
+    // cluster blocks only here, once per change.
+    if news
+        && let Verdict::Blocked {
+            reason, message, ..
+        } = v
+    {
+        tracing::warn!(entry = %id, reason, %message, "projected but not applied");
+    }
 }
