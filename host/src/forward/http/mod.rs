@@ -10,7 +10,7 @@
 //! - [`idle`]: when a client connection is idle;
 //! - [`upgrade`]: `101 Switching Protocols` (WebSocket) passed through.
 mod body;
-mod client;
+pub(crate) mod client;
 mod headers;
 mod idle;
 mod proxy;
