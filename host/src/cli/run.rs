@@ -48,6 +48,8 @@ pub struct RunArgs {
     /// Lease duration; the holder renews every third of it.
     #[arg(long, default_value_t = 15)]
     lease_seconds: u64,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -79,6 +81,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         catalog: args.catalog,
         listen: args.listen,
         admin: Some(args.admin),
+        runtime: args.registry.runtime_options(),
     };
     let options = Operator {
         operator_namespace,

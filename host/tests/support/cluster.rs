@@ -27,16 +27,22 @@ extern "C" fn stop_testenv() {
     }
 }
 
+/// The state dir of test binary `name`'s testenv: `$BINDERY_TESTENV_DIR-<name>`,
+/// else `/tmp/bindery-testenv-<name>`.
+pub fn testenv_dir(name: &str) -> PathBuf {
+    match std::env::var_os("BINDERY_TESTENV_DIR").filter(|d| !d.is_empty()) {
+        Some(base) => PathBuf::from(format!("{}-{name}", base.to_string_lossy())),
+        None => std::env::temp_dir().join(format!("bindery-testenv-{name}")),
+    }
+}
+
 /// The cluster of this test binary, started on first use, in
 /// `$BINDERY_TESTENV_DIR-<name>` (else `/tmp/bindery-testenv-<name>`): two
 /// runs on one machine with their own `BINDERY_TESTENV_DIR` never share
 /// an apiserver, nor stop each other's.
 pub fn cluster(name: &str) -> &'static Cluster {
     CLUSTER.get_or_init(|| {
-        let dir = match std::env::var_os("BINDERY_TESTENV_DIR").filter(|d| !d.is_empty()) {
-            Some(base) => PathBuf::from(format!("{}-{name}", base.to_string_lossy())),
-            None => std::env::temp_dir().join(format!("bindery-testenv-{name}")),
-        };
+        let dir = testenv_dir(name);
         // Installs nothing: what is missing fails here, naming testenv/setup.
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)
