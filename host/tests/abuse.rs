@@ -216,7 +216,7 @@ fn start() -> World {
     let garbage = Server::start(misbehaving(|mut s| {
         let _ = s.write_all(b"HTTP/1.1 two hundred OK\r\n\r\n");
     }));
-    let early = Server::start(misbehaving(|s| drop(s)));
+    let early = Server::start(misbehaving(drop));
     let endless = Server::start(misbehaving(|mut s| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nx-a: 1\r\n");
         std::thread::sleep(Duration::from_secs(60));
