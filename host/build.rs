@@ -44,7 +44,17 @@ fn main() {
     println!("cargo:rustc-env=BINDERY_WIT_DIGEST={digest}");
     let target_dir = target_root.join(format!("wasm-plugins-{digest}"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut cmd = Command::new(cargo);
+    // `fuzz/run` builds the host with nightly, which may lack the guests'
+    // target: it names the project's toolchain for the guests instead.
+    println!("cargo:rerun-if-env-changed=BINDERY_GUEST_TOOLCHAIN");
+    let mut cmd = match std::env::var("BINDERY_GUEST_TOOLCHAIN") {
+        Ok(toolchain) => {
+            let mut c = Command::new("rustup");
+            c.args(["run", &toolchain, "cargo"]).env_remove("RUSTC");
+            c
+        }
+        Err(_) => Command::new(cargo),
+    };
     cmd.current_dir(&plugins)
         .args([
             "build",

@@ -30,6 +30,8 @@ pub mod catalog;
 pub mod changes;
 pub mod cluster;
 pub mod forward;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod live;
 pub mod metrics;
 pub mod model;

@@ -158,3 +158,87 @@ fn standalone_lists_direct_endpoints_as_not_served() {
         fwd.log().contains("not served by bindery standalone")
     });
 }
+
+/// The log lines of `bindery standalone --log-format json` whose message
+/// is `message`: their fields.
+fn logged(log: &str, message: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|l| l["fields"].clone())
+        .filter(|f| f["message"] == message)
+        .collect()
+}
+
+#[test]
+fn standalone_reports_every_rejection_at_startup_in_the_log_and_the_admin_server() {
+    let up = "upstreams: [{address: \"127.0.0.1:1\"}]";
+    let mut catalog = format!(
+        "endpoints:\n  - url: https://bad.prod:443\n    {up}\n  - url: tcp://dup.prod:5432\n    {up}\n  - url: tcp://dup.prod:5432\n    pooling: false\n    {up}\n"
+    );
+    for i in 0..6 {
+        catalog += &format!("  - url: tcp://e{i}.prod:80\n    {up}\n");
+    }
+    // Two forwarder ports for more endpoints than that.
+    let policy = support::forward::on_free_ports("router: {plugin: builtin:round-robin}", 2);
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let fwd = Standalone::start_with(
+        &policy,
+        &catalog,
+        &[],
+        2,
+        &["--admin", &admin.to_string(), "--log-format", "json"],
+    );
+
+    let endpoints = json(admin, "/v1/endpoints");
+    let served = endpoints["endpoints"].as_array().expect("endpoints").len();
+    let rejected = endpoints["rejected"].as_array().expect("rejected").clone();
+    assert_eq!(served, 2, "{endpoints}");
+    assert_eq!(
+        served + rejected.len(),
+        9,
+        "every entry accounted for: {endpoints}"
+    );
+    let reasons: Vec<&str> = rejected
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    for reason in ["Invalid", "PoolConflict", "PortsExhausted"] {
+        assert!(reasons.contains(&reason), "{reason} in {endpoints}");
+    }
+    for r in &rejected {
+        let entry = r["entry"].as_str().expect("entry");
+        assert!(entry.starts_with("catalog.yaml endpoints["), "{r}");
+        assert!(!r["message"].as_str().unwrap_or("").is_empty(), "{r}");
+        if r["reason"] != "Invalid" {
+            assert!(
+                r["url"].as_str().is_some_and(|u| u.starts_with("tcp://")),
+                "{r}"
+            );
+        }
+    }
+
+    // A later pass, with one more bad entry: only that one is news.
+    let more = format!("{catalog}  - url: tcp://Upper.prod:80\n    {up}\n");
+    std::fs::write(fwd.dir.path().join("catalog.yaml"), more).expect("catalog");
+    wait_for(Duration::from_secs(20), "the second pass's counts", || {
+        logged(&fwd.log(), "entries not projected").len() == 2
+    });
+    let endpoints = json(admin, "/v1/endpoints");
+    let rejected = endpoints["rejected"].as_array().expect("rejected").clone();
+    assert_eq!(rejected.len(), 8, "{endpoints}");
+
+    // The log: one line per entry, with its reason and message, and the
+    // counts of each pass that changed them.
+    let log = fwd.log();
+    let lines = logged(&log, "rejected");
+    for r in &rejected {
+        let said: Vec<_> = lines.iter().filter(|l| l["entry"] == r["entry"]).collect();
+        assert_eq!(said.len(), 1, "one line for {r}:\n{log}");
+        assert_eq!(said[0]["reason"], r["reason"], "{log}");
+        assert_eq!(said[0]["detail"], r["message"], "{log}");
+    }
+    assert_eq!(lines.len(), rejected.len(), "{log}");
+    let counts = logged(&log, "entries not projected");
+    assert_eq!(counts[0]["rejected"].as_u64(), Some(7), "{log}");
+    assert_eq!(counts[1]["rejected"].as_u64(), Some(8), "{log}");
+}

@@ -16,6 +16,10 @@ pub enum CatalogError {
         "catalog {origin} must be a mapping with an `endpoints:` list (found {found}); see examples/"
     )]
     Shape { origin: String, found: String },
+    #[error(
+        "catalog {origin} is empty ({found}); an empty or truncated file would remove every endpoint it listed, so it is refused: write `endpoints: []` to mean no endpoints"
+    )]
+    Empty { origin: String, found: String },
 }
 
 /// Read a catalog file. A file that cannot be read or parsed at all is an
@@ -29,28 +33,36 @@ pub fn load_file(path: &Path) -> Result<Vec<Entry>, CatalogError> {
 }
 
 /// Parse catalog text; `origin` names it in errors and entry ids.
+///
+/// No endpoints is said explicitly (`endpoints: []`): a file that is
+/// empty, only comments, or `endpoints:` with nothing after it is what a
+/// truncated write leaves, and is refused rather than read as "none".
 pub fn parse_str(text: &str, origin: &str) -> Result<Vec<Entry>, CatalogError> {
-    let doc: serde_json::Value = if text.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_saphyr::from_str(text).map_err(|e| CatalogError::Yaml {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?
+    let empty = |found: &str| CatalogError::Empty {
+        origin: origin.to_string(),
+        found: found.to_string(),
     };
+    if text.trim().is_empty() {
+        return Err(empty("no text"));
+    }
+    let doc: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| CatalogError::Yaml {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
     let shape = |found: &str| CatalogError::Shape {
         origin: origin.to_string(),
         found: found.to_string(),
     };
     let list = match doc {
-        serde_json::Value::Null => return Ok(Vec::new()),
+        serde_json::Value::Null => return Err(empty("no YAML document")),
         serde_json::Value::Object(mut map) => {
             if let Some(k) = map.keys().find(|k| k.as_str() != "endpoints") {
                 return Err(shape(&format!("unknown key `{k}`")));
             }
             match map.remove("endpoints") {
                 Some(serde_json::Value::Array(list)) => list,
-                Some(serde_json::Value::Null) | None => Vec::new(),
+                Some(serde_json::Value::Null) => return Err(empty("`endpoints:` with no list")),
+                None => return Err(empty("no `endpoints:` key")),
                 Some(other) => return Err(shape(&format!("`endpoints` is {}", kind(&other)))),
             }
         }

@@ -65,10 +65,33 @@ fn defaults_are_filled_in() {
 }
 
 #[test]
-fn empty_catalogs_are_empty() {
-    assert!(parse_str("", "c").unwrap().is_empty());
-    assert!(parse_str("endpoints:\n", "c").unwrap().is_empty());
+fn no_endpoints_is_said_explicitly() {
     assert!(parse_str("endpoints: []\n", "c").unwrap().is_empty());
+    assert!(
+        parse_str("# none yet\nendpoints: []\n", "c")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn an_empty_or_truncated_catalog_is_refused() {
+    for text in [
+        "",
+        "  \n",
+        "# only a comment\n",
+        "endpoints:\n",
+        "{}\n",
+        "---\n",
+    ] {
+        let e = parse_str(text, "c.yaml").unwrap_err();
+        assert!(matches!(e, CatalogError::Empty { .. }), "{text:?}: {e}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("catalog c.yaml is empty") && msg.contains("write `endpoints: []`"),
+            "{text:?}: {msg}"
+        );
+    }
 }
 
 #[test]

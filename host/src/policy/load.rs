@@ -19,8 +19,12 @@ pub enum PolicyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("policy directory {0} has no policy.yaml: add one (an empty file means the defaults)")]
+    #[error("policy directory {0} has no policy.yaml: add one (`{{}}` means the defaults)")]
     NoPolicyFile(PathBuf),
+    #[error(
+        "policy {origin} is empty; an empty or truncated policy would select every endpoint, so it is refused: write `endpointSelectors: [\"true\"]` (or `{{}}` for every default) to mean that"
+    )]
+    Empty { origin: String },
     #[error("policy {origin}: {message}")]
     Invalid { origin: String, message: String },
 }
@@ -62,26 +66,35 @@ pub fn load(path: Option<&Path>) -> Result<LoadedPolicy, PolicyError> {
 }
 
 /// Parse and check policy text.
+///
+/// The defaults are asked for explicitly (`{}`): a file that is empty or
+/// only comments is what a truncated write leaves, and the defaults select
+/// every endpoint, so it is refused rather than read as the defaults.
 pub fn parse_str(text: &str, origin: &str) -> Result<Policy, PolicyError> {
     let invalid = |message: String| PolicyError::Invalid {
         origin: origin.to_string(),
         message,
     };
-    let policy: Policy = if text.trim().is_empty() {
-        Policy::default()
-    } else {
-        let value: serde_json::Value =
-            serde_saphyr::from_str(text).map_err(|e| invalid(format!("not valid YAML: {e}")))?;
-        serde_path_to_error::deserialize::<_, Policy>(value).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                invalid(inner.to_string())
-            } else {
-                invalid(format!("{path}: {inner}"))
-            }
-        })?
+    let empty = || PolicyError::Empty {
+        origin: origin.to_string(),
     };
+    if text.trim().is_empty() {
+        return Err(empty());
+    }
+    let value: serde_json::Value =
+        serde_saphyr::from_str(text).map_err(|e| invalid(format!("not valid YAML: {e}")))?;
+    if value.is_null() {
+        return Err(empty());
+    }
+    let policy: Policy = serde_path_to_error::deserialize::<_, Policy>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            invalid(inner.to_string())
+        } else {
+            invalid(format!("{path}: {inner}"))
+        }
+    })?;
     check(&policy).map_err(invalid)?;
     Ok(policy)
 }

@@ -1,9 +1,9 @@
-use super::{load, parse_str};
+use super::{PolicyError, load, parse_str};
 use crate::policy::{PluginSource, Policy};
 
 #[test]
 fn defaults() {
-    let p = parse_str("", "p").unwrap();
+    let p = parse_str("{}\n", "p").unwrap();
     assert_eq!(p, Policy::default());
     assert_eq!(p.cel_expressions(), vec!["true"]);
     assert_eq!(p.naming.plugin, "builtin:naming-default");
@@ -21,6 +21,19 @@ fn a_default_mode_is_proxy_or_direct() {
         .to_string();
     assert!(e.contains("defaultMode: unknown variant `bypass`"), "{e}");
     assert!(e.contains("proxy") && e.contains("direct"), "{e}");
+}
+
+#[test]
+fn an_empty_or_truncated_policy_is_refused() {
+    for text in ["", " \n\n", "# account: a\n", "---\n", "~\n"] {
+        let e = parse_str(text, "p.yaml").unwrap_err();
+        assert!(matches!(e, PolicyError::Empty { .. }), "{text:?}: {e}");
+        assert!(
+            e.to_string().starts_with("policy p.yaml is empty")
+                && e.to_string().contains("endpointSelectors: [\"true\"]"),
+            "{e}"
+        );
+    }
 }
 
 #[test]

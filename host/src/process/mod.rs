@@ -7,13 +7,17 @@
 //!
 //! - [`options`]: what a process is told, and why it may not start;
 //! - [`passes`]: the [`Mode`] interface and the loop of passes;
+//! - [`rejections`]: what each pass left out, logged once in every mode;
 //! - [`standalone`]: no cluster, every projection served;
 //! - [`operator`]: a cluster, the reconciler under a Lease;
-//! - [`configmaps`]: the policy from ConfigMaps, written to a directory.
+//! - [`configmaps`]: the policy from ConfigMaps, written to a directory;
+//! - [`files`]: the limit on open files, raised at start.
 pub mod configmaps;
+mod files;
 pub mod operator;
 pub mod options;
 pub mod passes;
+mod rejections;
 pub mod standalone;
 
 use std::sync::Arc;
@@ -63,6 +67,10 @@ impl Process {
             reload,
         } = ProcessMetrics::default();
         more(&mut registry);
+        match files::raise_limit() {
+            Ok((before, now)) => tracing::debug!(before, now, "limit on open files"),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the limit on open files"),
+        }
         let runtime = Runtime::new(common.runtime.clone(), plugin)
             .map_err(|e| StartError::Runtime(e.to_string()))?;
         let live = Arc::new(Live::new(reload));

@@ -1,7 +1,8 @@
 //! The loop of passes: a pass after every burst of source events, policy
 //! change, trigger (a watch event, leadership gained), and at least every
 //! resync period. Each pass's outcome is published for the admin server
-//! and what it confirms handed to the forwarder. Refused reloads of the
+//! and what it confirms handed to the forwarder; what it left out is logged
+//! here for both modes. Refused reloads of the
 //! policy and failing sources are reported through the mode and kept in
 //! [`Live`] until they are over.
 use std::sync::Arc;
@@ -49,12 +50,14 @@ pub async fn run(mode: &mut impl Mode, process: &mut Process, resync: Option<Dur
     let mut installed = None;
     let mut watching = true;
     let mut refusals = Refusals::default();
+    let mut told = super::rejections::Told::default();
     loop {
         let policy = process.policy.current().clone();
         let previous = process.live.current();
         let (outcome, serve) = mode
             .pass(process.sources.entries(), &policy, previous.as_deref())
             .await;
+        told.tell(&outcome.rejections);
         let settings = Arc::new(policy.loaded.policy.forwarding.clone());
         mode.served(process.forwarder.apply(
             &serve,

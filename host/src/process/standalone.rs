@@ -10,7 +10,7 @@ use super::passes::Mode;
 use crate::catalog::Entry;
 use crate::forward::{ListenError, Serving};
 use crate::live::{PolicyGeneration, Snapshot};
-use crate::pipeline::{Allocation, Outcome, Projection, RejectKind, Rejection};
+use crate::pipeline::{Allocation, Outcome, Projection};
 
 /// The operator namespace the names are computed for.
 pub const NAMESPACE: &str = "bindery-system";
@@ -19,8 +19,6 @@ pub const NAMESPACE: &str = "bindery-system";
 pub struct Standalone {
     /// What is served, as last printed.
     printed: Vec<Serving>,
-    /// Rejections as last reported.
-    reported: Vec<Rejection>,
     /// Direct URLs as last reported.
     direct: Vec<String>,
     /// Endpoints the first pass could not serve; `None` before it.
@@ -31,28 +29,6 @@ impl Standalone {
     /// How many endpoints the first pass could not serve.
     pub fn first_failures(&self) -> usize {
         self.first_failures.unwrap_or(0)
-    }
-
-    /// One log line per entry left out, when what is left out changed.
-    fn report(&mut self, rejections: &[Rejection]) {
-        if rejections == self.reported.as_slice() {
-            return;
-        }
-        let mut errors = 0;
-        for r in rejections {
-            if matches!(r.kind, RejectKind::OtherAccount | RejectKind::NotSelected) {
-                tracing::info!(entry = %r.entry, url = r.url.as_deref(), reason = r.kind.reason(), message = %r.message, "skipped");
-            } else {
-                errors += 1;
-                tracing::warn!(entry = %r.entry, url = r.url.as_deref(), reason = r.kind.reason(), message = %r.message, "rejected");
-            }
-        }
-        tracing::info!(
-            rejected = errors,
-            skipped = rejections.len() - errors,
-            "entries not projected"
-        );
-        self.reported = rejections.to_vec();
     }
 }
 
@@ -74,7 +50,6 @@ impl Mode for Standalone {
             tracing::error!(error = %e, "the pipeline task failed; nothing is projected by this pass");
             Outcome::default()
         });
-        self.report(&outcome.rejections);
         let (serve, direct): (Vec<Projection>, Vec<Projection>) = outcome
             .projections
             .iter()

@@ -25,30 +25,30 @@ impl Events {
         }
     }
 
-    /// Whether this is news about `subject` (not what was said last); logs
-    /// it when it is.
+    /// Whether this is news about `subject` (not what was said last). The
+    /// caller logs it: rejections are logged by the loop of passes.
     pub fn news(&self, subject: &str, reason: &str, note: &str) -> bool {
         let said = (reason.to_string(), note.to_string());
         let mut map = self.said.lock().unwrap_or_else(|p| p.into_inner());
         if map.get(subject) == Some(&said) {
             return false;
         }
-        tracing::warn!(%subject, reason, note, "entry needs attention");
         map.insert(subject.to_string(), said);
         true
     }
 
     /// A Warning about `subject` (an entry id or a file), regarding
-    /// `regarding`, unless the same reason and message were said last.
+    /// `regarding`, unless the same reason and message were said last;
+    /// whether it was news.
     pub async fn warn(
         &self,
         subject: &str,
         regarding: &ObjectReference,
         reason: &str,
         note: String,
-    ) {
+    ) -> bool {
         if !self.news(subject, reason, &note) {
-            return;
+            return false;
         }
         let event = Event {
             type_: EventType::Warning,
@@ -61,6 +61,7 @@ impl Events {
             tracing::warn!(%subject, reason, error = %e, "could not publish an Event");
             self.forget(subject);
         }
+        true
     }
 
     /// The subject is fine again: a later problem is news.

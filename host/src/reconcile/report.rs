@@ -68,19 +68,19 @@ pub async fn statuses(
                 let regarding = reference("v1", "Service", ns, name, None);
                 event(ctx, &e.id, v, &regarding).await;
             }
+            // No object to regard: the log says it, once per change; a
+            // rejection is logged by the loop of passes.
             Some(v @ (Verdict::Blocked { .. } | Verdict::Direct { .. })) => {
                 for (subject, notice) in notices(&e.id, v) {
                     match notice {
                         Some((reason, note)) => {
-                            ctx.events.news(&subject, reason, &note);
+                            if ctx.events.news(&subject, reason, &note) {
+                                tracing::warn!(entry = %subject, reason, %note, "projected but needs attention");
+                            }
                         }
                         None => ctx.events.forget(&subject),
                     }
                 }
-            }
-            // No object to regard: the log says it, once per change.
-            Some(Verdict::Rejected { kind, message }) if kind.is_error() => {
-                ctx.events.news(&e.id, kind.reason(), message);
             }
             _ => ctx.events.forget(&e.id),
         }
@@ -100,9 +100,15 @@ async fn event(
     for (subject, notice) in notices(id, v) {
         match notice {
             Some((reason, note)) => {
-                ctx.events
+                let news = ctx
+                    .events
                     .warn(&subject, regarding, reason, format!("{id}: {note}"))
-                    .await
+                    .await;
+                // Rejections are logged by the loop of passes, in every mode;
+                // the rest only here, once per change.
+                if news && !matches!(v, Verdict::Rejected { .. }) {
+                    tracing::warn!(entry = %subject, reason, %note, "projected but needs attention");
+                }
             }
             None => ctx.events.forget(&subject),
         }

@@ -11,7 +11,7 @@
 //! - [`head_timeout`]: a request head must arrive within its timeout;
 //! - [`upgrade`]: `101 Switching Protocols` (WebSocket) passed through.
 mod body;
-mod client;
+pub(crate) mod client;
 mod head_timeout;
 mod headers;
 mod idle;

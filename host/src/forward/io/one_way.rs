@@ -1,7 +1,9 @@
 //! One direction of a forwarded connection: read into a buffer, write it
 //! all out, pass the FIN on as a FIN. The buffer is taken without zeroing
 //! and its pages are touched only as far as bytes arrive, so a short
-//! connection costs neither a memset of the buffer nor resident memory.
+//! connection costs neither a memset of the buffer nor resident memory;
+//! and it is given back whenever everything read was written and nothing
+//! more is there to read, so an idle connection holds no buffer.
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -63,6 +65,10 @@ impl OneWay {
                     Poll::Ready(Ok(_)) => {}
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => {
+                        // Idle until the next bytes: the allocator keeps the
+                        // buffer at hand for this thread's next read,
+                        // and returns it to the system if none comes.
+                        self.buf = BytesMut::new();
                         // Nothing more to read now: push out what was written.
                         if self.unflushed {
                             ready!(to.as_mut().poll_flush(cx))?;

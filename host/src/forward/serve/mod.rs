@@ -7,10 +7,12 @@
 //! - [`listener`]: the listening sockets of an endpoint and the accept
 //!   loop; [`accept`]: accepting without registering;
 //! - [`spread`]: an endpoint's connections kept even across the threads;
-//! - [`limit`]: `maxConnections` per endpoint.
+//! - [`limit`]: `maxConnections` per endpoint;
+//! - [`memory`]: what a burst freed given back to the system.
 pub mod accept;
 pub mod affinity;
 pub mod limit;
 pub mod listener;
+pub mod memory;
 pub mod shards;
 pub mod spread;

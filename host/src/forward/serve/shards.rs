@@ -51,6 +51,7 @@ impl Shards {
             let rt = builder.build()?;
             handles.push(rt.handle().clone());
             rt.spawn(held::send_forever());
+            rt.spawn(super::memory::collect_forever());
             let stop = stop.clone();
             let cpu = cpus.as_ref().and_then(|c| c.get(i).copied());
             std::thread::Builder::new()

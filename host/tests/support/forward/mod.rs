@@ -40,6 +40,9 @@ pub fn entry(url: &str, upstreams: &[SocketAddr], fields: &str) -> String {
 
 /// A catalog of [`entry`]s.
 pub fn catalog_of(entries: &[String]) -> String {
+    if entries.is_empty() {
+        return "endpoints: []\n".into();
+    }
     format!("endpoints:\n{}", entries.concat())
 }
 

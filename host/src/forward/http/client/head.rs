@@ -3,7 +3,7 @@
 //! the framing of the body that follows.
 use std::mem::MaybeUninit;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
@@ -45,7 +45,7 @@ pub enum HeadError {
 pub async fn read(conn: &mut Conn, head_request: bool, max: usize) -> Result<Head, HeadError> {
     let mut seen = false;
     loop {
-        if let Some(head) = parse(conn, head_request, max)? {
+        if let Some(head) = parse(&mut conn.buf, head_request, max)? {
             if head.parts.status.is_informational()
                 && head.parts.status != StatusCode::SWITCHING_PROTOCOLS
             {
@@ -74,13 +74,19 @@ fn is_reset(e: &std::io::Error) -> bool {
     matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe)
 }
 
-fn parse(conn: &mut Conn, head_request: bool, max: usize) -> Result<Option<Head>, HeadError> {
+/// The head at the start of `buf`, split off it; `None` while incomplete;
+/// an error past `max` bytes.
+pub(crate) fn parse(
+    buf: &mut BytesMut,
+    head_request: bool,
+    max: usize,
+) -> Result<Option<Head>, HeadError> {
     // Left uninitialised: zeroing 128 slots cost more than the parse.
     let mut slots = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
-    let base = conn.buf.as_ptr() as usize;
+    let base = buf.as_ptr() as usize;
     let parsed = httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, &conn.buf, &mut slots);
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots);
     let len = match parsed? {
         httparse::Status::Complete(len) if len > max => return Err(HeadError::TooLarge(max)),
         httparse::Status::Complete(len) => len,
@@ -100,7 +106,7 @@ fn parse(conn: &mut Conn, head_request: bool, max: usize) -> Result<Option<Head>
         let start = h.value.as_ptr() as usize - base;
         at.push((name, start..start + h.value.len()));
     }
-    let bytes: Bytes = conn.buf.split_to(len).freeze();
+    let bytes: Bytes = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(at.len());
     for (name, range) in at {
         let value = HeaderValue::from_maybe_shared(bytes.slice(range))

@@ -10,8 +10,8 @@
 //! - [`pool`]: idle connections per upstream, per thread.
 mod body;
 mod conn;
-mod framing;
-mod head;
+pub(crate) mod framing;
+pub(crate) mod head;
 mod pool;
 
 use std::net::SocketAddr;
