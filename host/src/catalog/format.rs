@@ -12,6 +12,8 @@ pub enum CatalogError {
     },
     #[error("catalog {origin} is not valid YAML: {message}")]
     Yaml { origin: String, message: String },
+    #[error("catalog {origin} is not valid JSON: {message}")]
+    Json { origin: String, message: String },
     #[error(
         "catalog {origin} must be a mapping with an `endpoints:` list (found {found}); see examples/"
     )]
@@ -38,6 +40,20 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Vec<Entry>, CatalogError> {
             message: e.to_string(),
         })?
     };
+    parse_value(doc, origin)
+}
+
+/// Parse a catalog sent as JSON; `origin` as for [`parse_str`].
+pub fn parse_json(text: &str, origin: &str) -> Result<Vec<Entry>, CatalogError> {
+    let doc = serde_json::from_str(text).map_err(|e| CatalogError::Json {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    parse_value(doc, origin)
+}
+
+/// The entries of a parsed catalog document.
+fn parse_value(doc: serde_json::Value, origin: &str) -> Result<Vec<Entry>, CatalogError> {
     let shape = |found: &str| CatalogError::Shape {
         origin: origin.to_string(),
         found: found.to_string(),

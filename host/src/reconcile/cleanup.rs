@@ -2,7 +2,8 @@
 //! object was deleted, a selector or the account changed). Both Services of
 //! a projection carry the labels, so both go. A delete names the uid it saw,
 //! so a Service replaced meanwhile by someone else's is never deleted; one
-//! already gone counts as done.
+//! already gone counts as done. The pass asks the deletion guard
+//! ([`super::guard`]) before it deletes any.
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -15,20 +16,29 @@ use super::context::Context;
 use super::error::{ReconcileError, is_conflict, is_not_found};
 use super::owned::Owner;
 
-/// Delete every Service of `observed` whose key is not in `desired`; returns
-/// how many were deleted.
-pub async fn delete_orphans(
-    ctx: &Context,
-    observed: &[Arc<Service>],
-    desired: &HashSet<Key>,
-) -> (usize, Vec<ReconcileError>) {
-    let orphans = observed
+/// This account's Services of `observed`, those being deleted aside.
+pub fn owned<'a>(ctx: &Context, observed: &'a [Arc<Service>]) -> Vec<&'a Service> {
+    observed
+        .iter()
+        .filter(|s| Owner::of(s, &ctx.account) == Owner::Us)
+        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .map(|s| s.as_ref())
+        .collect()
+}
+
+/// Those of `owned` whose key is not in `desired`.
+pub fn orphans<'a>(owned: &[&'a Service], desired: &HashSet<Key>) -> Vec<&'a Service> {
+    owned
         .iter()
         .filter(|s| !desired.contains(&key(s)))
-        .filter(|s| Owner::of(s, &ctx.account) == Owner::Us)
-        .filter(|s| s.metadata.deletion_timestamp.is_none());
+        .copied()
+        .collect()
+}
+
+/// Delete `orphans`; returns how many were deleted.
+pub async fn delete_orphans(ctx: &Context, orphans: &[&Service]) -> (usize, Vec<ReconcileError>) {
     let results: Vec<Result<bool, ReconcileError>> =
-        futures::stream::iter(orphans.map(|s| delete(ctx, s)))
+        futures::stream::iter(orphans.iter().map(|s| delete(ctx, s)))
             .buffer_unordered(ctx.concurrency.max(1))
             .collect()
             .await;

@@ -13,10 +13,12 @@
 //! - [`diff`]: whether a live Service needs an apply;
 //! - [`apply`]: server-side apply, never over a Service not ours;
 //! - [`cleanup`]: orphans deleted, by uid, 404 counted as done;
+//! - [`guard`]: the deletion guard every orphan passes first;
 //! - [`verdict`]: what became of each entry; [`status`]: its conditions;
 //! - [`report`]: statuses written and Events published when they change;
 //! - [`events`]: Events, once per change of a problem;
-//! - [`lease`]: one leader at a time;
+//! - [`lease`]: one leader at a time (and a member's name on a hub);
+//! - [`hub`]: a member's own entry in the status of the hub's objects;
 //! - [`metrics`], [`error`].
 pub mod allocations;
 pub mod apply;
@@ -25,6 +27,8 @@ pub mod context;
 pub mod diff;
 pub mod error;
 pub mod events;
+pub mod guard;
+pub mod hub;
 pub mod lease;
 pub mod metrics;
 pub mod observed;
@@ -37,6 +41,8 @@ pub mod watch;
 
 pub use context::{Context, FIELD_MANAGER};
 pub use error::ReconcileError;
+pub use guard::GuardSettings;
+pub use hub::Hub;
 pub use lease::Leadership;
 pub use metrics::ReconcileMetrics;
 pub use observed::Observed;

@@ -8,9 +8,10 @@ use k8s_openapi::api::core::v1::Service;
 
 use super::allocations;
 use super::apply::{Applied, Key, apply_all, key};
-use super::cleanup::delete_orphans;
+use super::cleanup::{delete_orphans, orphans, owned};
 use super::context::Context;
 use super::error::ReconcileError;
+use super::guard::Decision;
 use super::observed::Observed;
 use super::verdict::verdicts;
 use crate::pipeline::Outcome;
@@ -48,10 +49,14 @@ pub async fn reconcile(ctx: &Context, world: &Observed) -> Pass {
         ns,
         &previous,
     );
+    // Projections that left the catalog are served until their Services
+    // go: deleted, or held by the deletion guard.
+    let lingering = ctx.lingering(&outcome.projections, &in_cluster);
     let confirmed = outcome
         .projections
         .iter()
         .filter(|p| in_cluster.get(&p.key.id()) == Some(&p.port))
+        .chain(&lingering)
         .cloned()
         .collect();
     let mut pass = Pass {
@@ -66,6 +71,11 @@ pub async fn reconcile(ctx: &Context, world: &Observed) -> Pass {
         desired.cleanup(ctx, world, &mut pass.errors).await;
         let verdicts = verdicts(&pass.outcome, ns, &states);
         super::report::statuses(ctx, world, &verdicts, &mut pass.errors).await;
+        if let Some(hub) = &ctx.hub
+            && world.hub_reachable
+        {
+            super::hub::statuses(ctx, hub, &world.hub, &verdicts, &mut pass.errors).await;
+        }
         ctx.remember(
             pass.outcome
                 .projections
@@ -74,6 +84,7 @@ pub async fn reconcile(ctx: &Context, world: &Observed) -> Pass {
                 .collect(),
         );
     }
+    ctx.remember_projected(pass.outcome.projections.iter().chain(&lingering));
     if !pass.errors.is_empty() {
         ctx.metrics.failed.inc();
     }
@@ -153,9 +164,22 @@ impl Desired {
         states
     }
 
-    /// Delete this account's Services that are not desired.
+    /// Delete this account's Services that are not desired, unless the
+    /// deletion guard holds them.
     async fn cleanup(&self, ctx: &Context, world: &Observed, errors: &mut Vec<ReconcileError>) {
-        let (_, e) = delete_orphans(ctx, &world.services, &self.keys()).await;
-        errors.extend(e);
+        let owned = owned(ctx, &world.services);
+        let orphans = orphans(&owned, &self.keys());
+        let confirmation = ctx.leader.confirmation();
+        match ctx
+            .guard
+            .decide(&orphans, &owned, &world.unsynced, confirmation.as_deref())
+        {
+            Decision::Delete => {
+                super::report::deletions(ctx, None).await;
+                let (_, e) = delete_orphans(ctx, &orphans).await;
+                errors.extend(e);
+            }
+            Decision::Hold(held) => super::report::deletions(ctx, Some(&held)).await,
+        }
     }
 }
