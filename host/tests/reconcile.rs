@@ -158,7 +158,11 @@ fn projects_both_services_serves_them_and_kubectl_shows_ready() {
         .unwrap_or_default()
         .split_whitespace()
         .collect();
-    assert_eq!(head, ["NAME", "URL", "READY", "REASON", "AGE"], "{table}");
+    assert_eq!(
+        head,
+        ["NAME", "URL", "READY", "REASON", "CLUSTERS", "AGE"],
+        "{table}"
+    );
     let row: Vec<&str> = lines
         .next()
         .unwrap_or_default()
