@@ -8,12 +8,13 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::cluster::{Cluster, Operator, another};
 use support::forward::{Server, line_echo, say};
-use support::wait_for;
+use support::{repo_root, wait_for};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -61,7 +62,7 @@ fn endpoint(ns: &str, name: &str, url: &str, account: &str, upstream: &str, tier
 /// `hub_ns` alone, as cluster `name`, forwarding on `listen`.
 fn member(
     member: &Cluster,
-    hub: &Cluster,
+    hub: &Path,
     pod: &str,
     op: &str,
     pol: &tempfile::TempDir,
@@ -86,7 +87,7 @@ fn member(
             "3",
             "--no-local-catalog",
             "--hub-kubeconfig",
-            hub.kubeconfig.to_str().expect("utf-8 path"),
+            hub.to_str().expect("utf-8 path"),
             "--hub-namespace",
             hub_ns,
             "--cluster-name",
@@ -95,6 +96,38 @@ fn member(
             "6",
         ],
     )
+}
+
+/// Credentials on `hub` for member `name` as deploy/README.md makes them:
+/// `deploy/hub/member.yaml` applied for it, and a kubeconfig holding a
+/// token of its ServiceAccount.
+fn member_kubeconfig(hub: &Cluster, hub_ns: &str, name: &str) -> PathBuf {
+    let template = std::fs::read_to_string(repo_root().join("deploy/hub/member.yaml"))
+        .expect("deploy/hub/member.yaml");
+    hub.apply(
+        &template
+            .replace("MEMBER", name)
+            .replace("HUB_NAMESPACE", hub_ns),
+    );
+    let token = hub.kubectl(&[
+        "create",
+        "token",
+        "-n",
+        hub_ns,
+        &format!("bindery-member-{name}"),
+        "--duration=2h",
+    ]);
+    let admin = std::fs::read_to_string(&hub.kubeconfig).expect("hub kubeconfig");
+    let mut out = String::new();
+    for line in admin.lines() {
+        match line.trim_start().strip_prefix("token:") {
+            Some(_) => out += &format!("    token: {}\n", token.trim()),
+            None => out += &format!("{line}\n"),
+        }
+    }
+    let path = hub.dir.join(format!("member-{hub_ns}-{name}.kubeconfig"));
+    std::fs::write(&path, out).expect("member kubeconfig");
+    path
 }
 
 /// The members' entries of a hub object: `cluster=ready/reason/gen` each,
@@ -178,8 +211,13 @@ fn members_project_by_their_own_selectors_follow_the_hub_and_report_their_own_en
     );
     let every = policy("h1", 23000, "");
     let (l1, l2) = ("127.0.5.1", "127.0.5.2");
-    let _a = member(m1, hub, "h1-m1", op, &gold_only, l1, hns, "m1");
-    let _b = member(m2, hub, "h1-m2", op, &every, l2, hns, "m2");
+    // On the least privilege deploy/hub/member.yaml grants.
+    let (k1, k2) = (
+        member_kubeconfig(hub, hns, "m1"),
+        member_kubeconfig(hub, hns, "m2"),
+    );
+    let _a = member(m1, &k1, "h1-m1", op, &gold_only, l1, hns, "m1");
+    let _b = member(m2, &k2, "h1-m2", op, &every, l2, hns, "m2");
 
     // Different selectors, different sets.
     wait_for(LIMIT, "m1 to project gold only", || {
@@ -316,10 +354,28 @@ fn two_members_given_one_cluster_name_are_reported_and_do_not_fight() {
         )
         .unwrap_or_default()
     };
-    let mut first = member(m1, hub, "h2-m1", op, &pol, "127.0.5.3", hns, "twin");
+    let mut first = member(
+        m1,
+        &hub.kubeconfig,
+        "h2-m1",
+        op,
+        &pol,
+        "127.0.5.3",
+        hns,
+        "twin",
+    );
     wait_for(LIMIT, "the first twin's entry", || member_of() == id1);
 
-    let second = member(m2, hub, "h2-m2", op, &pol, "127.0.5.4", hns, "twin");
+    let second = member(
+        m2,
+        &hub.kubeconfig,
+        "h2-m2",
+        op,
+        &pol,
+        "127.0.5.4",
+        hns,
+        "twin",
+    );
     // The second projects locally as any member does...
     wait_for(LIMIT, "the second twin to project", || {
         services(m2, apps) == ["web"]
@@ -388,8 +444,8 @@ fn a_hub_down_for_60_s_leaves_members_serving_and_they_converge_after() {
     ));
     let pol = policy("h3", 23400, "");
     let (l1, l2) = ("127.0.5.5", "127.0.5.6");
-    let a = member(m1, &hub, "h3-m1", op, &pol, l1, hns, "m1");
-    let b = member(m2, &hub, "h3-m2", op, &pol, l2, hns, "m2");
+    let a = member(m1, &hub.kubeconfig, "h3-m1", op, &pol, l1, hns, "m1");
+    let b = member(m2, &hub.kubeconfig, "h3-m2", op, &pol, l2, hns, "m2");
     let url = "tcp://kept.h3-apps:80";
     wait_says(m1, op, l1, url, "up", "h3 up");
     wait_says(m2, op, l2, url, "up", "h3 up");
