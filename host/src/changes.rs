@@ -23,6 +23,7 @@ pub struct WatchError {
 /// A running watch; dropping it stops watching.
 pub struct Changes {
     _watcher: notify::RecommendedWatcher,
+    tx: mpsc::UnboundedSender<()>,
     rx: mpsc::UnboundedReceiver<()>,
 }
 
@@ -32,11 +33,12 @@ impl Changes {
         let filter = Filter::new(paths);
         let dirs = filter.dirs();
         let (tx, rx) = mpsc::unbounded_channel();
+        let events = tx.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 let Ok(event) = event else { return };
                 if !event.kind.is_access() && event.paths.iter().any(|p| filter.matches(p)) {
-                    let _ = tx.send(());
+                    let _ = events.send(());
                 }
             })
             .map_err(|source| WatchError {
@@ -53,8 +55,18 @@ impl Changes {
         }
         Ok(Changes {
             _watcher: watcher,
+            tx,
             rx,
         })
+    }
+
+    /// A change from elsewhere than the files (a plugin's registry tag
+    /// moved): reloads through the same debounce and path.
+    pub fn trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        let tx = self.tx.clone();
+        move || {
+            let _ = tx.send(());
+        }
     }
 
     /// Wait for a change, then for `DEBOUNCE` of quiet. None when the watch ended.

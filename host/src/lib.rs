@@ -8,6 +8,7 @@
 //!   file, `BoundEndpoint` objects) behind one interface;
 //! - [`policy`]: `policy.yaml`, naming the selectors and plugins;
 //! - [`plugin`]: the sandboxed wasmtime runtime and the three worlds of `wit/`;
+//! - [`artifact`]: plugins pulled from OCI registries, cached by digest;
 //! - [`pipeline`]: the stages (validate, account, select, pool, name,
 //!   project), with every rejection reported;
 //! - [`reconcile`]: the pipeline's outcome applied to a cluster as
@@ -24,6 +25,7 @@
 //! The `bindery` binary (`main.rs`, `cli/`) is the only place that uses
 //! `anyhow`; everything here has typed errors.
 pub mod admin;
+pub mod artifact;
 pub mod catalog;
 pub mod changes;
 pub mod cluster;

@@ -3,7 +3,8 @@
 //! plan` for the custom names, and real requests and connections through
 //! `bindery standalone` to upstream servers on 127.0.0.1 for the Rust and
 //! the Python router, with the policy directory laid out as the ConfigMap
-//! (the example's `policy.yaml` and the `.wasm` beside it).
+//! (the example's `policy.yaml` and the `.wasm` beside it, or for the
+//! Python router, pushed to a registry on loopback and named by reference).
 //!
 //! The Rust examples build with cargo for wasm32-wasip2 into
 //! `$CARGO_TARGET_DIR/examples`; the Python one with its `build` script,
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 use support::forward::{
     Server, Standalone, ask, catalog_of, entry, http_get, on_free_ports, tagged,
 };
+use support::registry::{Options as RegistryOptions, Registry};
 use support::{bindery, build_components, repo_root, services, target_root, tools};
 
 fn example(path: &str) -> PathBuf {
@@ -50,7 +52,8 @@ fn python_component() -> &'static PathBuf {
     })
 }
 
-fn plugin_check(wasm: &Path, config: &str) -> Output {
+/// `bindery plugin check` of a file or an `oci://` reference.
+fn plugin_check(wasm: &std::ffi::OsStr, config: &str) -> Output {
     bindery()
         .args(["plugin", "check"])
         .arg(wasm)
@@ -60,7 +63,8 @@ fn plugin_check(wasm: &Path, config: &str) -> Output {
 }
 
 /// `bindery plugin check` accepts `good` and refuses `bad` with `why`.
-fn checks(wasm: &Path, world: &str, good: &str, bad: &str, why: &str) {
+fn checks(wasm: impl AsRef<std::ffi::OsStr>, world: &str, good: &str, bad: &str, why: &str) {
+    let wasm = wasm.as_ref();
     let ok = plugin_check(wasm, good);
     let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(ok.status.success(), "{stdout}");
@@ -299,15 +303,22 @@ fn only(name: &str, n: usize) -> BTreeMap<String, usize> {
 
 /// The tenant router of examples/custom-router (and its Python twin) under
 /// the example's own policy: every decision its README shows.
-fn routes_by_tenant(example: &str, plugin_file: &str, component: &Path) {
+/// The example's policy (edited by `edit`) with its component beside it
+/// when `plugin` names one (else the policy references it elsewhere).
+fn routes_by_tenant(
+    example: &str,
+    plugin: Option<(&str, &Path)>,
+    edit: impl Fn(String) -> String,
+    args: &[&str],
+) {
     let mut shop = shop();
-    let policy = on_free_ports(&example_policy(example), 2);
-    let fwd = Standalone::start(
-        &policy,
-        &shop.catalog,
-        &[(plugin_file, &read(component))],
-        2,
-    );
+    let policy = on_free_ports(&edit(example_policy(example)), 2);
+    let component = plugin.map(|(name, path)| (name, read(path)));
+    let files: Vec<(&str, &[u8])> = component
+        .iter()
+        .map(|(name, bytes)| (*name, bytes.as_slice()))
+        .collect();
+    let fwd = Standalone::start_with(&policy, &shop.catalog, &files, 2, args);
     let api = fwd.endpoint(API);
 
     // By header: only the tenant's upstreams, in turn.
@@ -387,18 +398,50 @@ fn custom_router_routes_each_tenant_to_its_upstreams() {
         r#"{"paths": {"acme": "acme"}}"#,
         r#"path prefix "acme" must start with '/'"#,
     );
-    routes_by_tenant("custom-router", "custom_router.wasm", &wasm);
+    routes_by_tenant(
+        "custom-router",
+        Some(("custom_router.wasm", &wasm)),
+        |p| p,
+        &[],
+    );
 }
 
+/// As its README runs it: pushed to a registry on loopback, checked from
+/// there, and named by reference in the example's policy.
 #[test]
-fn python_router_routes_each_tenant_to_its_upstreams() {
+fn python_router_from_a_registry_routes_each_tenant_to_its_upstreams() {
     let wasm = python_component();
+    let registry = Registry::start(RegistryOptions::default());
+    let reference = registry.reference("examples/python-router:v1");
+    let out = bindery()
+        .args(["plugin", "push"])
+        .arg(wasm)
+        .arg(&reference)
+        .output()
+        .expect("running bindery plugin push");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     checks(
-        wasm,
+        &reference,
         "router",
         r#"{"paths": {"/acme/": "acme"}, "default": "shared"}"#,
         r#"{"paths": {"acme": "acme"}}"#,
         r#"path prefix "acme" must start with '/'"#,
     );
-    routes_by_tenant("python-router", "router.wasm", wasm);
+    let example = "oci://127.0.0.1:5000/examples/python-router:v1";
+    let policy = example_policy("python-router");
+    assert!(
+        policy.contains(example),
+        "the example's policy names {example}:\n{policy}"
+    );
+    routes_by_tenant(
+        "python-router",
+        None,
+        |p| p.replace(example, &reference),
+        &[],
+    );
 }

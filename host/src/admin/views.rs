@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::forward::Forwarder;
 use crate::live::{Failure, Live};
-use crate::plugin::PluginInfo;
+use crate::plugin::{ArtifactInfo, PluginInfo};
 
 #[derive(Serialize)]
 pub struct Plugins {
@@ -25,6 +25,10 @@ pub struct PluginView {
     pub sha256: String,
     pub generation: u64,
     pub config: serde_json::Value,
+    /// For an `oci://` plugin: the reference, the manifest digest it
+    /// resolved to and where the component came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<ArtifactInfo>,
 }
 
 pub fn plugins(live: &Live) -> Plugins {
@@ -37,6 +41,7 @@ pub fn plugins(live: &Live) -> Plugins {
             sha256: i.sha256.clone(),
             generation: s.generation(),
             config: serde_json::from_str(&i.config).unwrap_or(serde_json::Value::Null),
+            artifact: i.artifact.clone(),
         };
         plugins.extend(s.policy.plugins.selectors.iter().map(|p| view(p.info())));
         plugins.push(view(s.policy.plugins.naming.info()));

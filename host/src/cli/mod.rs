@@ -3,6 +3,8 @@ mod check_url;
 mod crd;
 mod plan;
 mod plugin_check;
+mod plugin_push;
+mod registry;
 mod run;
 mod standalone;
 
@@ -49,6 +51,8 @@ enum Command {
         /// unselected or of another account).
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
     },
     /// Work with plugin components.
     Plugin {
@@ -72,6 +76,8 @@ enum Command {
         /// Serve /metrics, /healthz, /readyz, /v1/plugins and /v1/endpoints.
         #[arg(long)]
         admin: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
     },
     /// The operator: project the catalog (BoundEndpoint objects, and
     /// --catalog FILE) as Services under a Lease, and forward on every
@@ -83,10 +89,24 @@ enum Command {
 enum PluginCommand {
     /// Tell which world a component implements and whether it configures.
     Check {
-        file: PathBuf,
+        /// A component file, or oci://REGISTRY/REPO:TAG or
+        /// oci://REGISTRY/REPO@sha256:DIGEST.
+        plugin: String,
         /// JSON handed to configure.
         #[arg(long, default_value = "{}")]
         config: String,
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
+    },
+    /// Push a component to a registry as a WebAssembly OCI artifact (one
+    /// layer, application/wasm), after checking it is a plugin; prints the
+    /// digest to pin.
+    Push {
+        file: PathBuf,
+        /// oci://REGISTRY/REPO:TAG
+        reference: String,
+        #[command(flatten)]
+        registry: registry::RegistryArgs,
     },
 }
 
@@ -98,17 +118,38 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             policy,
             operator_namespace,
             strict,
-        } => plan::run(&catalog, policy.as_deref(), &operator_namespace, strict),
+            registry,
+        } => plan::run(
+            &catalog,
+            policy.as_deref(),
+            &operator_namespace,
+            strict,
+            &registry,
+        ),
         Command::Plugin {
-            command: PluginCommand::Check { file, config },
-        } => plugin_check::run(&file, &config),
+            command:
+                PluginCommand::Check {
+                    plugin,
+                    config,
+                    registry,
+                },
+        } => plugin_check::run(&plugin, &config, &registry),
+        Command::Plugin {
+            command:
+                PluginCommand::Push {
+                    file,
+                    reference,
+                    registry,
+                },
+        } => plugin_push::run(&file, &reference, &registry),
         Command::Crd => crd::run(),
         Command::Standalone {
             catalog,
             policy,
             listen,
             admin,
-        } => standalone::run(&catalog, policy.as_deref(), listen, admin),
+            registry,
+        } => standalone::run(&catalog, policy.as_deref(), listen, admin, &registry),
         Command::Run(args) => run::run(args),
     }
 }
@@ -137,11 +178,11 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
-/// The plugin runtime, with the compile cache from the environment.
-fn runtime() -> anyhow::Result<bindery::plugin::Runtime> {
+/// The plugin runtime, with the cache and registries the flags name.
+fn runtime(registry: &registry::RegistryArgs) -> anyhow::Result<bindery::plugin::Runtime> {
     let metrics = bindery::metrics::PluginMetrics::default();
     Ok(bindery::plugin::Runtime::new(
-        bindery::plugin::RuntimeOptions::from_env(),
+        registry.runtime_options(),
         metrics,
     )?)
 }

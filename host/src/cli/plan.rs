@@ -1,4 +1,5 @@
 //! `bindery plan --catalog FILE [--policy PATH] [--operator-namespace NS]`
+//! (and the registry flags, for `oci://` plugins)
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,12 +11,13 @@ pub fn run(
     policy: Option<&Path>,
     operator_namespace: &str,
     strict: bool,
+    registry: &super::registry::RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         bindery::model::is_rfc1123_label(operator_namespace),
         "--operator-namespace {operator_namespace:?} is not a namespace name (RFC 1123 label)"
     );
-    let (loaded, _plugins, outcome) = prepare(catalog, policy, operator_namespace)?;
+    let (loaded, _plugins, outcome) = prepare(catalog, policy, operator_namespace, registry)?;
     let objects = services(&outcome.projections, &loaded.policy, operator_namespace);
     let mut out = String::new();
     for svc in &objects {
@@ -46,6 +48,7 @@ fn prepare(
     catalog: &std::path::Path,
     policy: Option<&std::path::Path>,
     operator_namespace: &str,
+    registry: &super::registry::RegistryArgs,
 ) -> anyhow::Result<(
     bindery::policy::LoadedPolicy,
     bindery::plugin::Generation,
@@ -57,7 +60,7 @@ fn prepare(
     );
     let loaded = bindery::policy::load(policy)?;
     let entries = bindery::catalog::load_file(catalog)?;
-    let runtime = super::runtime()?;
+    let runtime = super::runtime(registry)?;
     let plugins = match bindery::plugin::Generation::load(&runtime, &loaded) {
         Ok(g) => g,
         Err(errors) => {

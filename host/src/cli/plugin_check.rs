@@ -1,20 +1,40 @@
-//! `bindery plugin check FILE.wasm [--config JSON]`
-use std::path::Path;
+//! `bindery plugin check FILE.wasm|oci://... [--config JSON]`
 use std::process::ExitCode;
 
 use anyhow::Context;
+use bindery::artifact::OciRef;
 use bindery::plugin::World;
 use bindery::plugin::naming::NamingWorld;
 use bindery::plugin::router::RouterWorld;
 use bindery::plugin::selector::SelectorWorld;
 use bindery::policy::Limits;
 
-pub fn run(file: &Path, config: &str) -> anyhow::Result<ExitCode> {
+use super::registry::RegistryArgs;
+
+pub fn run(plugin: &str, config: &str, registry: &RegistryArgs) -> anyhow::Result<ExitCode> {
     let config: serde_json::Value = serde_json::from_str(config)
         .with_context(|| format!("--config is not valid JSON: {config}"))?;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let runtime = super::runtime()?;
-    let name = file.display().to_string();
+    let runtime = super::runtime(registry)?;
+    let name = plugin.to_string();
+    let (bytes, artifact) = if plugin.starts_with(bindery::artifact::reference::SCHEME) {
+        let reference = OciRef::parse(plugin).map_err(anyhow::Error::msg)?;
+        match runtime.artifacts().fetch(&reference) {
+            Ok(f) => {
+                let lines = format!(
+                    "  manifest: {}\n  layer: {}\n  source: {}",
+                    f.manifest, f.media_type, f.source
+                );
+                (f.bytes, Some(lines))
+            }
+            Err(e) => {
+                println!("{name}: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    } else {
+        let bytes = std::fs::read(plugin).with_context(|| format!("cannot read {plugin}"))?;
+        (bytes, None)
+    };
     let inspected = match runtime.inspect(&name, &bytes) {
         Ok(i) => i,
         Err(e) => {
@@ -27,6 +47,9 @@ pub fn run(file: &Path, config: &str) -> anyhow::Result<ExitCode> {
         inspected.world,
         bindery::plugin::WIT_PACKAGE
     );
+    if let Some(lines) = artifact {
+        println!("{lines}");
+    }
     println!("  sha256: {}", inspected.sha256);
     let limits = Limits::default();
     let configured = match inspected.world {

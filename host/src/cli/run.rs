@@ -95,6 +95,8 @@ pub struct RunArgs {
     /// releases them).
     #[arg(long, default_value_t = 600)]
     deletion_hold_seconds: u64,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -174,6 +176,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         catalog: args.catalog,
         listen: args.listen,
         admin: Some(args.admin),
+        runtime: args.registry.runtime_options(),
     };
     let options = Operator {
         operator_namespace,

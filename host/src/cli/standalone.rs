@@ -1,6 +1,7 @@
 //! `bindery standalone --catalog FILE [--policy PATH] [--listen IP] [--admin ADDR]`:
 //! the whole pipeline and the forwarder with no cluster, reloaded whenever
-//! the policy (file or directory) or the catalog changes.
+//! the policy (file or directory) or the catalog changes, or the registry
+//! tag of an `oci://` plugin moves.
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,12 +18,14 @@ pub fn run(
     policy: Option<&Path>,
     listen: IpAddr,
     admin: Option<SocketAddr>,
+    registry: &super::registry::RegistryArgs,
 ) -> anyhow::Result<ExitCode> {
     let common = Common {
         policy: policy.map(Path::to_path_buf),
         catalog: Some(catalog.to_path_buf()),
         listen,
         admin,
+        runtime: registry.runtime_options(),
     };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,7 +1,8 @@
 //! The policy and every plugin it names, loaded as one numbered generation:
 //! all of it or nothing, so a bad plugin never half-replaces a good one.
-//! [`PolicyReloader`] follows the policy's files and loads them again when
-//! they change; a failure leaves the generation in effect alone.
+//! [`PolicyReloader`] follows the policy's files (and the registry tags of
+//! its `oci://` plugins) and loads them again when they change; a failure
+//! leaves the generation in effect alone.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -66,6 +67,9 @@ impl PolicyReloader {
             loaded,
             plugins,
         });
+        // A moved registry tag of an `oci://` plugin reloads the policy
+        // like a change of its files.
+        runtime.artifacts().watch_tags(changes.trigger());
         Ok(PolicyReloader {
             runtime,
             path,

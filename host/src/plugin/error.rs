@@ -49,6 +49,8 @@ pub enum PluginError {
         call: &'static str,
         message: String,
     },
+    #[error("plugin {0}")]
+    Artifact(crate::artifact::ArtifactError),
     #[error("plugin runtime: {0}")]
     Runtime(String),
 }

@@ -21,7 +21,16 @@ pub struct Generation {
 impl Generation {
     /// Load every plugin the policy names; all failures are returned, not
     /// only the first.
+    /// OCI references are fetched (blocking: call from a blocking thread);
+    /// the tags fetched are the ones the registry refresh watches.
     pub fn load(runtime: &Runtime, loaded: &LoadedPolicy) -> Result<Generation, Vec<PluginError>> {
+        runtime.artifacts().begin_load();
+        let generation = Generation::load_all(runtime, loaded);
+        runtime.artifacts().end_load(generation.is_ok());
+        generation
+    }
+
+    fn load_all(runtime: &Runtime, loaded: &LoadedPolicy) -> Result<Generation, Vec<PluginError>> {
         let policy = &loaded.policy;
         let dir = &loaded.dir;
         let mut errors = Vec::new();

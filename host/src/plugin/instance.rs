@@ -57,6 +57,21 @@ pub struct PluginInfo {
     /// The JSON passed to `configure`.
     pub config: String,
     pub limits: Limits,
+    /// Set for a plugin fetched from an OCI registry.
+    pub artifact: Option<ArtifactInfo>,
+}
+
+/// Which artifact an OCI plugin's component came from.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ArtifactInfo {
+    /// `oci://...` as the policy wrote it.
+    pub reference: String,
+    /// The manifest digest it resolved to (what `@sha256:` would pin).
+    pub manifest: String,
+    /// The component layer's media type.
+    pub media_type: String,
+    /// Pulled from a registry or mirror, or from the cache (and why).
+    pub source: String,
 }
 
 struct Slot<B> {

@@ -13,35 +13,53 @@ use super::bindings::selector::Selector;
 use super::builtin;
 use super::cache::ComponentCache;
 use super::error::{PluginError, chain};
-use super::instance::{Plugin, PluginInfo, WorldBinding};
+use super::instance::{ArtifactInfo, Plugin, PluginInfo, WorldBinding};
 use super::state::HostState;
 use super::ticker::Ticker;
 use super::world::World;
+use crate::artifact::{Artifacts, RegistryOptions};
 use crate::metrics::PluginMetrics;
 use crate::policy::{Limits, PluginRef, PluginSource};
 
 /// Runtime settings.
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeOptions {
-    /// Where compiled components are kept across runs; `None` keeps them in
-    /// memory only.
+    /// Where compiled components (and pulled artifacts, under `oci/`) are
+    /// kept across runs; `None` keeps compiled code in memory only.
     pub cache_dir: Option<PathBuf>,
+    /// How OCI registries are reached.
+    pub registry: RegistryOptions,
 }
 
 impl RuntimeOptions {
-    /// `$BINDERY_CACHE_DIR`, else `$XDG_CACHE_HOME/bindery`, else
-    /// `~/.cache/bindery`.
+    /// The cache in [`default_cache_dir`], registries with the defaults.
     pub fn from_env() -> RuntimeOptions {
-        let dir = std::env::var_os("BINDERY_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                    .map(|d| d.join("bindery"))
-            });
-        RuntimeOptions { cache_dir: dir }
+        RuntimeOptions::with_cache(default_cache_dir())
     }
+
+    /// The cache in `dir`, for compiled code and pulled artifacts alike.
+    pub fn with_cache(dir: Option<PathBuf>) -> RuntimeOptions {
+        RuntimeOptions {
+            registry: RegistryOptions {
+                cache_dir: dir.clone(),
+                ..RegistryOptions::default()
+            },
+            cache_dir: dir,
+        }
+    }
+}
+
+/// `$BINDERY_CACHE_DIR`, else `$XDG_CACHE_HOME/bindery`, else
+/// `~/.cache/bindery`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("BINDERY_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|d| d.join("bindery"))
+        })
 }
 
 /// The shared plugin runtime; cheap to clone.
@@ -50,8 +68,15 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<HostState>>,
     cache: Arc<ComponentCache>,
+    artifacts: Arc<Artifacts>,
     metrics: PluginMetrics,
     _ticker: Arc<Ticker>,
+}
+
+/// A component's bytes and, for an OCI reference, what was fetched.
+pub struct Bytes {
+    pub bytes: std::borrow::Cow<'static, [u8]>,
+    pub artifact: Option<ArtifactInfo>,
 }
 
 /// A loaded component before it is bound to a world.
@@ -90,11 +115,14 @@ impl Runtime {
         routing::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Runtime(chain(&e)))?;
         let cache = ComponentCache::new(&engine, options.cache_dir);
+        let artifacts =
+            Artifacts::new(options.registry).map_err(|e| PluginError::Runtime(e.to_string()))?;
         let ticker = Ticker::start(engine.clone());
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
             cache: Arc::new(cache),
+            artifacts: Arc::new(artifacts),
             metrics,
             _ticker: Arc::new(ticker),
         })
@@ -108,33 +136,51 @@ impl Runtime {
         &self.metrics
     }
 
-    /// Read the bytes a reference points at.
-    pub fn bytes(
-        &self,
-        reference: &PluginRef,
-        dir: &Path,
-    ) -> Result<std::borrow::Cow<'static, [u8]>, PluginError> {
+    /// The registry side: fetches, pushes, the tag refresh.
+    pub fn artifacts(&self) -> &Arc<Artifacts> {
+        &self.artifacts
+    }
+
+    /// Read the bytes a reference points at. An OCI reference is fetched
+    /// (blocking: call from a blocking thread).
+    pub fn bytes(&self, reference: &PluginRef, dir: &Path) -> Result<Bytes, PluginError> {
         let plugin = reference.plugin.clone();
-        match reference.source(dir).map_err(|detail| PluginError::World {
-            plugin: plugin.clone(),
-            detail,
-        })? {
-            PluginSource::Builtin(name) => builtin::get(&name)
-                .map(|(_, b)| std::borrow::Cow::Borrowed(b))
-                .ok_or_else(|| PluginError::UnknownBuiltin {
-                    plugin,
-                    known: builtin::names(),
-                }),
-            PluginSource::File(path) => {
-                std::fs::read(&path)
+        let bytes =
+            match reference.source(dir).map_err(|detail| PluginError::World {
+                plugin: plugin.clone(),
+                detail,
+            })? {
+                PluginSource::Builtin(name) => builtin::get(&name)
+                    .map(|(_, b)| std::borrow::Cow::Borrowed(b))
+                    .ok_or_else(|| PluginError::UnknownBuiltin {
+                        plugin,
+                        known: builtin::names(),
+                    })?,
+                PluginSource::File(path) => std::fs::read(&path)
                     .map(std::borrow::Cow::Owned)
                     .map_err(|e| PluginError::Read {
                         plugin,
                         path: path.display().to_string(),
                         detail: e.to_string(),
-                    })
-            }
-        }
+                    })?,
+                PluginSource::Oci(r) => {
+                    let fetched = self.artifacts.fetch(&r).map_err(PluginError::Artifact)?;
+                    let artifact = ArtifactInfo {
+                        reference: fetched.reference.to_string(),
+                        manifest: fetched.manifest.to_string(),
+                        media_type: fetched.media_type,
+                        source: fetched.source.to_string(),
+                    };
+                    return Ok(Bytes {
+                        bytes: std::borrow::Cow::Owned(fetched.bytes),
+                        artifact: Some(artifact),
+                    });
+                }
+            };
+        Ok(Bytes {
+            bytes,
+            artifact: None,
+        })
     }
 
     /// Compile (or fetch from the cache) and tell the world.
@@ -164,12 +210,13 @@ impl Runtime {
         reference: &PluginRef,
         dir: &Path,
     ) -> Result<Arc<Plugin<W>>, PluginError> {
-        let bytes = self.bytes(reference, dir)?;
-        self.load_bytes::<W>(
+        let Bytes { bytes, artifact } = self.bytes(reference, dir)?;
+        self.load_artifact::<W>(
             &reference.plugin,
             &bytes,
             &reference.config,
             reference.limits,
+            artifact,
         )
     }
 
@@ -180,6 +227,18 @@ impl Runtime {
         bytes: &[u8],
         config: &serde_json::Value,
         limits: Limits,
+    ) -> Result<Arc<Plugin<W>>, PluginError> {
+        self.load_artifact::<W>(name, bytes, config, limits, None)
+    }
+
+    /// [`Runtime::load_bytes`], recording the artifact they were fetched as.
+    pub fn load_artifact<W: WorldBinding>(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        config: &serde_json::Value,
+        limits: Limits,
+        artifact: Option<ArtifactInfo>,
     ) -> Result<Arc<Plugin<W>>, PluginError> {
         let inspected = self.inspect(name, bytes)?;
         if inspected.world != W::WORLD {
@@ -202,6 +261,7 @@ impl Runtime {
             sha256: inspected.sha256,
             config: config.to_string(),
             limits,
+            artifact,
         };
         let counters = self.metrics.counters(name, W::WORLD.as_str());
         Plugin::new(

@@ -52,9 +52,17 @@ fn errors_name_the_field_and_the_fix() {
         ("ports: {first: 30000, last: 20000}\n", "is not a range"),
         (
             "router: {plugin: ../r.wasm}\n",
-            "router.plugin: plugin \"../r.wasm\" must be builtin:<name> or a .wasm file name",
+            "router.plugin: plugin \"../r.wasm\" must be builtin:<name>, a .wasm file name",
         ),
         ("router: {plugin: r.so}\n", "router.plugin"),
+        (
+            "router: {plugin: 'oci://team/router:v1'}\n",
+            "router.plugin: \"oci://team/router:v1\": \"team\" is not a registry",
+        ),
+        (
+            "router: {plugin: 'oci://r.example.com/router'}\n",
+            "has neither a tag nor a digest",
+        ),
         (
             "naming: {plugin: n.wasm, limits: {memoryMib: 0}}\n",
             "naming.limits.memoryMib 0 is out of range",
@@ -95,4 +103,21 @@ fn a_directory_is_read_like_the_mounted_configmap() {
     );
     let file = load(Some(&dir.path().join("policy.yaml"))).unwrap();
     assert_eq!(file.dir, dir.path());
+}
+
+#[test]
+fn oci_references_are_plugin_sources() {
+    let p = parse_str(
+        "router: {plugin: 'oci://127.0.0.1:5000/routers/tenant:v1'}\nnaming: {plugin: 'oci://registry.example.com/naming@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae'}\n",
+        "p",
+    )
+    .unwrap();
+    let PluginSource::Oci(r) = p.router.source(std::path::Path::new(".")).unwrap() else {
+        panic!("not an OCI source");
+    };
+    assert_eq!(r.tag(), Some("v1"));
+    let PluginSource::Oci(n) = p.naming.source(std::path::Path::new(".")).unwrap() else {
+        panic!("not an OCI source");
+    };
+    assert!(n.digest().is_some());
 }

@@ -1,14 +1,17 @@
-//! `{plugin: builtin:<name> | <file>.wasm, config: {...}, limits: {...}}`.
+//! `{plugin: builtin:<name> | <file>.wasm | oci://..., config: {...}, limits: {...}}`.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::artifact::OciRef;
+
 /// A reference to a plugin with its configuration.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRef {
-    /// `builtin:<name>` or a `.wasm` file name in the policy directory.
+    /// `builtin:<name>`, a `.wasm` file name in the policy directory, or
+    /// `oci://REGISTRY/REPO:TAG` / `oci://REGISTRY/REPO@sha256:DIGEST`.
     pub plugin: String,
     /// Passed to the plugin's `configure` as JSON.
     #[serde(default = "empty_object")]
@@ -68,6 +71,7 @@ fn empty_object() -> serde_json::Value {
 pub enum PluginSource {
     Builtin(String),
     File(PathBuf),
+    Oci(OciRef),
 }
 
 impl PluginRef {
@@ -85,6 +89,9 @@ impl PluginRef {
         if let Some(name) = self.plugin.strip_prefix("builtin:") {
             return Ok(PluginSource::Builtin(name.to_string()));
         }
+        if self.plugin.starts_with(crate::artifact::reference::SCHEME) {
+            return OciRef::parse(&self.plugin).map(PluginSource::Oci);
+        }
         let file = self.plugin.as_str();
         let plain = !file.is_empty()
             && !file.contains('/')
@@ -92,7 +99,7 @@ impl PluginRef {
             && !file.starts_with('.');
         if !plain || !file.ends_with(".wasm") {
             return Err(format!(
-                "plugin {file:?} must be builtin:<name> or a .wasm file name in the policy directory (no path)"
+                "plugin {file:?} must be builtin:<name>, a .wasm file name in the policy directory (no path), or oci://REGISTRY/REPO:TAG or oci://REGISTRY/REPO@sha256:DIGEST"
             ));
         }
         Ok(PluginSource::File(dir.join(file)))

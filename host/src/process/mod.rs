@@ -31,7 +31,7 @@ use crate::catalog::file::FileSource;
 use crate::forward::Forwarder;
 use crate::live::{Live, PolicyReloader};
 use crate::metrics::ProcessMetrics;
-use crate::plugin::{Runtime, RuntimeOptions};
+use crate::plugin::Runtime;
 
 /// The parts every mode runs with, started.
 pub struct Process {
@@ -63,10 +63,15 @@ impl Process {
             reload,
         } = ProcessMetrics::default();
         more(&mut registry);
-        let runtime = Runtime::new(RuntimeOptions::from_env(), plugin)
+        let runtime = Runtime::new(common.runtime.clone(), plugin)
             .map_err(|e| StartError::Runtime(e.to_string()))?;
         let live = Arc::new(Live::new(reload));
-        let policy = PolicyReloader::start(Arc::new(runtime), common.policy.clone(), live.clone())?;
+        // The first load may pull plugins from a registry: off the async
+        // threads.
+        let (rt, path, l) = (Arc::new(runtime), common.policy.clone(), live.clone());
+        let policy = tokio::task::spawn_blocking(move || PolicyReloader::start(rt, path, l))
+            .await
+            .map_err(|e| StartError::Runtime(format!("the first policy load failed: {e}")))??;
         if let Some(path) = &common.catalog {
             let file = FileSource::start(path, trigger.clone(), stop.clone())?;
             sources.push(Arc::new(file));

@@ -18,6 +18,8 @@ pub struct Common {
     pub listen: IpAddr,
     /// The admin server; none when `None`.
     pub admin: Option<SocketAddr>,
+    /// The plugin cache and how registries are reached.
+    pub runtime: crate::plugin::RuntimeOptions,
 }
 
 /// How an operator replica runs, besides [`Common`].

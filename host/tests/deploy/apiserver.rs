@@ -442,15 +442,17 @@ fn operator_runs_on_the_charts_rbac() {
         kubeconfig: sa_config,
     };
 
-    // The Deployment's args, but for the addresses: this is no pod.
+    // The Deployment's args, but for the addresses and the cache's
+    // emptyDir: this is no pod.
     let deployment = find(&docs, "Deployment", "bindery-op");
     let mut args: Vec<String> = container_args(deployment)
         .into_iter()
-        .filter(|a| a != "run" && !a.starts_with("--admin="))
+        .filter(|a| a != "run" && !a.starts_with("--admin=") && !a.starts_with("--cache-dir="))
         .collect();
     args.extend([
         "--listen=127.0.0.1".into(),
         "--operator-namespace=op".into(),
+        format!("--cache-dir={}", dir.path().join("cache").display()),
     ]);
     let mut operator = Operator::start(&as_sa, "bindery-op-0", &strs(&args));
 

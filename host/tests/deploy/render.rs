@@ -58,12 +58,151 @@ fn chart_renders_commas_in_cel_and_plugins_that_bindery_accepts() {
             "run",
             "--watch-configmap=bindery-policy",
             "--watch-configmap=bindery-plugins",
-            "--deletion-guard-percent=50",
-            "--deletion-guard-min=10",
-            "--deletion-hold-seconds=600",
             "--admin=0.0.0.0:9090",
             "--log-format=json",
+            "--cache-dir=/var/cache/bindery",
+            "--registry-refresh-seconds=60",
         ]
+    );
+}
+
+/// Registries as users have them: credentials from a dockerconfigjson
+/// Secret, a CA bundle, plain-HTTP registries and mirrors become flags and
+/// volumes `bindery run` accepts; bad values are refused by the schema.
+#[test]
+fn chart_registry_values_become_flags_and_volumes() {
+    let values = serde_json::json!({
+        "registry": {
+            "credentialsSecret": "pull-creds",
+            "caBundle": {"configMap": "corp-ca", "key": "bundle.pem"},
+            "insecure": ["registry.lan:5000"],
+            "mirrors": [{"registry": "ghcr.io", "mirror": "mirror.lan:5000"}],
+            "refreshSeconds": 30,
+        },
+        "cache": {"sizeLimit": "2Gi"},
+        "policy": {"account": "default", "router": {"plugin": "oci://ghcr.io/acme/router:v1", "config": {}}},
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("values.yaml");
+    std::fs::write(&file, values.to_string()).unwrap();
+    let out = helm_template(
+        "bindery",
+        "bindery-system",
+        &["--values", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let docs = documents(&text(&out.stdout));
+    let deployment = find(&docs, "Deployment", "bindery");
+    let args = container_args(deployment);
+    assert_eq!(
+        args[5..],
+        [
+            "--cache-dir=/var/cache/bindery",
+            "--registry-refresh-seconds=30",
+            "--registry-auth=/etc/bindery/registry-auth/.dockerconfigjson",
+            "--registry-ca=/etc/bindery/registry-ca/bundle.pem",
+            "--registry-insecure=registry.lan:5000",
+            "--registry-mirror=ghcr.io=mirror.lan:5000",
+        ],
+        "{args:?}"
+    );
+    // The binary takes every one of them.
+    let help = run_ok(bindery().args(["run", "--help"]));
+    for a in &args[5..] {
+        let flag = a.split('=').next().unwrap();
+        assert!(help.contains(flag), "bindery run has no {flag}");
+    }
+    let spec = &deployment["spec"]["template"]["spec"];
+    let volumes = spec["volumes"].as_array().unwrap();
+    let volume = |name: &str| {
+        volumes
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no volume {name}"))
+    };
+    assert_eq!(
+        volume("registry-auth")["secret"]["secretName"],
+        "pull-creds"
+    );
+    assert_eq!(volume("registry-ca")["configMap"]["name"], "corp-ca");
+    assert_eq!(volume("cache")["emptyDir"]["sizeLimit"], "2Gi");
+    let mounts = spec["containers"][0]["volumeMounts"].as_array().unwrap();
+    for (name, path) in [
+        ("registry-auth", "/etc/bindery/registry-auth"),
+        ("registry-ca", "/etc/bindery/registry-ca"),
+        ("cache", "/var/cache/bindery"),
+    ] {
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m["name"] == name && m["mountPath"] == path),
+            "{name} not mounted at {path}: {mounts:?}"
+        );
+    }
+    // The root filesystem stays read-only: the cache is the emptyDir.
+    assert_eq!(
+        spec["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
+        true
+    );
+    for (set, says) in [
+        ("registry.mirrors[0].registry=ghcr.io", "mirror"),
+        ("registry.refreshSeconds=-1", "refreshSeconds"),
+        ("policy.router.plugin=router.so", "/policy/router/plugin"),
+    ] {
+        let out = helm_template("bindery", "bindery-system", &["--set", set]);
+        assert!(!out.status.success(), "--set {set} rendered");
+        assert!(
+            text(&out.stderr).contains(says),
+            "--set {set}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// The chart's defaults: one replica has no PodDisruptionBudget, a
+/// ServiceMonitor only on request, and the operator's own label pair is on
+/// nothing it installs (it would delete such a Service as an orphan).
+#[test]
+fn chart_defaults_and_switches() {
+    let render = |extra: &[&str]| {
+        let out = helm_template("bindery", "bindery-system", extra);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        documents(&text(&out.stdout))
+    };
+    let kinds = |docs: &[Value]| docs.iter().map(kind_and_name).collect::<Vec<_>>();
+    let defaults = render(&[]);
+    for doc in &defaults {
+        assert_ne!(
+            doc["metadata"]["labels"]["app.kubernetes.io/managed-by"], "bindery",
+            "{doc}"
+        );
+    }
+    let pdb = ("PodDisruptionBudget".to_string(), "bindery".to_string());
+    let monitor = ("ServiceMonitor".to_string(), "bindery".to_string());
+    assert!(kinds(&defaults).contains(&pdb));
+    assert!(!kinds(&defaults).contains(&monitor));
+    assert!(!kinds(&render(&["--set", "replicaCount=1"])).contains(&pdb));
+    let with_monitor = render(&["--set", "metrics.serviceMonitor.enabled=true"]);
+    assert!(kinds(&with_monitor).contains(&monitor));
+    // Without the API watch, the mounted volume (always there) is read.
+    let volume = render(&["--set", "watchConfigMaps=false,catalogNamespace=catalog"]);
+    let args = container_args(find(&volume, "Deployment", "bindery"));
+    assert_eq!(
+        args[..3],
+        [
+            "run",
+            "--policy=/etc/bindery/policy",
+            "--catalog-namespace=catalog"
+        ],
+        "{args:?}"
+    );
+    // A catalog elsewhere gets a Role of its own there.
+    let role = find(&volume, "Role", "bindery-catalog");
+    assert_eq!(role["metadata"]["namespace"], "catalog");
+    let own = render(&["--set", "plugins.create=false"]);
+    assert!(
+        !kinds(&own).contains(&("ConfigMap".to_string(), "bindery-plugins".to_string())),
+        "plugins.create=false still renders the ConfigMap"
     );
 }
 
@@ -82,6 +221,8 @@ fn a_hub_member_takes_the_hub_kubeconfig_from_a_mounted_secret() {
             "hub.kubeconfigSecret=hub-kc,hub.namespace=acme,hub.clusterName=eu-1,localCatalog=false",
             "--set",
             "catalogURL.url=https://catalog.example/c.yaml,catalogURL.tokenSecret=cat-token,catalogURL.caConfigMap=cat-ca",
+            "--set",
+            "deletionGuard.percent=30,deletionGuard.holdSeconds=0",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -96,6 +237,8 @@ fn a_hub_member_takes_the_hub_kubeconfig_from_a_mounted_secret() {
         "--catalog-url=https://catalog.example/c.yaml",
         "--catalog-url-token-file=/etc/bindery/catalog-url-token/token",
         "--catalog-url-ca-file=/etc/bindery/catalog-url-ca/ca.crt",
+        "--deletion-guard-percent=30",
+        "--deletion-hold-seconds=0",
     ] {
         assert!(args.iter().any(|a| a == want), "{want} not in {args:?}");
     }
@@ -117,6 +260,10 @@ fn a_hub_member_takes_the_hub_kubeconfig_from_a_mounted_secret() {
     assert_eq!(volume("catalog-url-ca")["configMap"]["name"], "cat-ca");
     let mounts = pod["containers"][0]["volumeMounts"].to_string();
     assert!(mounts.contains("/etc/bindery/hub"), "{mounts}");
+    assert!(
+        !args.iter().any(|a| a.starts_with("--deletion-guard-min")),
+        "an unset guard value is bindery's default: {args:?}"
+    );
     // Without the hub's namespace or the cluster name the chart refuses.
     let out = helm_template(
         "bindery",
@@ -293,11 +440,47 @@ fn comparable(docs: Vec<Value>) -> (BTreeMap<(String, String), Value>, bindery::
 
 #[test]
 fn kustomize_base_is_the_chart_with_its_defaults() {
-    let out = helm_template("bindery", "bindery-system", &[]);
+    let rendered = run_ok(kubectl().args(["kustomize", KUSTOMIZE]));
+    assert_kustomize_is_the_chart(&rendered, &[]);
+}
+
+/// The registry component over the base is the chart with the same
+/// Secret and CA ConfigMap named.
+#[test]
+fn kustomize_registry_component_is_the_chart_with_registry_values() {
+    let overlay = tempfile::tempdir().unwrap();
+    // kustomize takes only relative paths to a base: up to / and down.
+    let up = "../".repeat(overlay.path().components().count() - 1);
+    let base = format!(
+        "{up}{}",
+        repo_root()
+            .join(KUSTOMIZE)
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+    );
+    std::fs::write(
+        overlay.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{base}]\ncomponents: [{base}/components/registry]\n",
+        ),
+    )
+    .unwrap();
+    let rendered = run_ok(kubectl().arg("kustomize").arg(overlay.path()));
+    assert_kustomize_is_the_chart(
+        &rendered,
+        &[
+            "--set",
+            "registry.credentialsSecret=bindery-registry-credentials,registry.caBundle.configMap=bindery-registry-ca",
+        ],
+    );
+}
+
+fn assert_kustomize_is_the_chart(rendered: &str, chart_values: &[&str]) {
+    let out = helm_template("bindery", "bindery-system", chart_values);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (chart, chart_policy) = comparable(documents(&text(&out.stdout)));
-    let rendered = run_ok(kubectl().args(["kustomize", KUSTOMIZE]));
-    let docs = documents(&rendered);
+    let docs = documents(rendered);
     let crd = find(
         &docs,
         "CustomResourceDefinition",

@@ -15,6 +15,7 @@ use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
 pub mod forward;
+pub mod registry;
 pub mod tools;
 
 /// Generous bound on a wait for an event that should come at once: the
