@@ -340,53 +340,6 @@ fn check_run_args(args: &[String]) {
     );
 }
 
-/// The chart's defaults: one replica has no PodDisruptionBudget, a
-/// ServiceMonitor only on request, and the operator's own label pair is on
-/// nothing it installs (it would delete such a Service as an orphan).
-#[test]
-fn chart_defaults_and_switches() {
-    let render = |extra: &[&str]| {
-        let out = helm_template("bindery", "bindery-system", extra);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        documents(&text(&out.stdout))
-    };
-    let kinds = |docs: &[Value]| docs.iter().map(kind_and_name).collect::<Vec<_>>();
-    let defaults = render(&[]);
-    for doc in &defaults {
-        assert_ne!(
-            doc["metadata"]["labels"]["app.kubernetes.io/managed-by"], "bindery",
-            "{doc}"
-        );
-    }
-    let pdb = ("PodDisruptionBudget".to_string(), "bindery".to_string());
-    let monitor = ("ServiceMonitor".to_string(), "bindery".to_string());
-    assert!(kinds(&defaults).contains(&pdb));
-    assert!(!kinds(&defaults).contains(&monitor));
-    assert!(!kinds(&render(&["--set", "replicaCount=1"])).contains(&pdb));
-    let with_monitor = render(&["--set", "metrics.serviceMonitor.enabled=true"]);
-    assert!(kinds(&with_monitor).contains(&monitor));
-    // Without the API watch, the mounted volume (always there) is read.
-    let volume = render(&["--set", "watchConfigMaps=false,catalogNamespace=catalog"]);
-    let args = container_args(find(&volume, "Deployment", "bindery"));
-    assert_eq!(
-        args[..3],
-        [
-            "run",
-            "--policy=/etc/bindery/policy",
-            "--catalog-namespace=catalog"
-        ],
-        "{args:?}"
-    );
-    // A catalog elsewhere gets a Role of its own there.
-    let role = find(&volume, "Role", "bindery-catalog");
-    assert_eq!(role["metadata"]["namespace"], "catalog");
-    let own = render(&["--set", "plugins.create=false"]);
-    assert!(
-        !kinds(&own).contains(&("ConfigMap".to_string(), "bindery-plugins".to_string())),
-        "plugins.create=false still renders the ConfigMap"
-    );
-}
-
 #[test]
 fn crd_copies_match_bindery_crd() {
     let crd = run_ok(bindery().arg("crd"));
