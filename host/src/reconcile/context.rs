@@ -8,8 +8,8 @@ use k8s_openapi::api::core::v1::ObjectReference;
 
 use super::events::Events;
 use super::guard::{Guard, GuardSettings};
-use super::hub::Hub;
 use super::lease::Leadership;
+use super::member::Hub;
 use super::metrics::ReconcileMetrics;
 use crate::pipeline::{Allocation, Projection};
 

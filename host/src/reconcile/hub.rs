@@ -21,7 +21,7 @@ use kube::api::{Api, Patch, PatchParams};
 
 use super::context::Context;
 use super::error::ReconcileError;
-use super::lease::Leadership;
+use super::member::Hub;
 use super::verdict::Verdict;
 use crate::catalog::hub::hub_entry_id;
 use crate::catalog::{BoundEndpoint, ClusterStatus};
@@ -30,28 +30,6 @@ use crate::pipeline::RejectKind;
 /// A pass spends at most this on the hub's statuses: a hub that does not
 /// answer must not hold up the member's own reconciling.
 const HUB_BUDGET: Duration = Duration::from_secs(20);
-
-/// Where and as whom this member writes on the hub.
-pub struct Hub {
-    pub client: kube::Client,
-    pub namespace: String,
-    /// `--cluster-name`.
-    pub cluster: String,
-    /// The Lease holding the cluster name, held by this member's identity.
-    pub membership: Arc<Leadership>,
-}
-
-impl Hub {
-    /// The field manager of this member's entries.
-    pub fn field_manager(&self) -> String {
-        format!("bindery-{}", self.cluster)
-    }
-
-    /// The Lease name that holds a cluster name on the hub.
-    pub fn lease_name(cluster: &str) -> String {
-        format!("bindery-member-{cluster}")
-    }
-}
 
 /// Write this member's entry of every hub object whose entry changed.
 pub async fn statuses(

@@ -19,6 +19,7 @@
 //! - [`events`]: Events, once per change of a problem;
 //! - [`lease`]: one leader at a time (and a member's name on a hub);
 //! - [`hub`]: a member's own entry in the status of the hub's objects;
+//!   [`member`]: where and as whom it writes there;
 //! - [`metrics`], [`error`].
 pub mod allocations;
 pub mod apply;
@@ -30,6 +31,7 @@ pub mod events;
 pub mod guard;
 pub mod hub;
 pub mod lease;
+pub mod member;
 pub mod metrics;
 pub mod observed;
 pub mod owned;
@@ -42,8 +44,8 @@ pub mod watch;
 pub use context::{Context, FIELD_MANAGER};
 pub use error::ReconcileError;
 pub use guard::GuardSettings;
-pub use hub::Hub;
 pub use lease::Leadership;
+pub use member::Hub;
 pub use metrics::ReconcileMetrics;
 pub use observed::Observed;
 pub use pass::{Pass, reconcile};
