@@ -13,9 +13,10 @@ use std::process::{Command, Output};
 
 use k8s_openapi::ByteString;
 use serde_json::Value;
-use support::{bindery, repo_root, tools};
+use support::tools::{helm, kubectl, run_ok};
+use support::{bindery, repo_root};
 
-/// What `helm template` renders for (the chart needs at least 1.27).
+/// What `helm template` renders for (the chart needs at least 1.30).
 const KUBE_VERSION: &str = "1.33.0";
 
 const CHART: &str = "deploy/helm/bindery";
@@ -32,40 +33,6 @@ const SELECTORS: [&str; 3] = [
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Run and return stdout; panic with the command and both streams on failure.
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// The pinned Helm that `testenv/setup` builds, with no user's
-/// repositories or plugins: only the chart in the tree.
-fn helm() -> Command {
-    let mut cmd = Command::new(tools::built("helm"));
-    let config = std::env::temp_dir().join(format!("bindery-deploy-helm-{}", std::process::id()));
-    cmd.env("HELM_CONFIG_HOME", config.join("config"))
-        .env("HELM_CACHE_HOME", config.join("cache"))
-        .env("HELM_DATA_HOME", config.join("data"))
-        .current_dir(repo_root());
-    cmd
-}
-
-/// testenv's kubectl (its kustomize v5 knows the base's `labels` field).
-fn kubectl() -> Command {
-    let mut cmd = tools::kubectl();
-    cmd.current_dir(repo_root());
-    cmd
 }
 
 /// `helm template` of the chart as release `name` in `namespace`.

@@ -50,8 +50,12 @@ fn chart_renders_commas_in_cel_and_plugins_that_bindery_accepts() {
         pod["metadata"]["labels"]["app.kubernetes.io/name"],
         "bindery"
     );
-    // drainSeconds 50 + 10 to spare.
-    assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 60);
+    // drainSeconds 50 + the preStop sleep 5 + 10 to spare.
+    assert_eq!(pod["spec"]["terminationGracePeriodSeconds"], 65);
+    assert_eq!(
+        pod["spec"]["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"],
+        5
+    );
     assert_eq!(
         container_args(deployment),
         [

@@ -32,8 +32,9 @@ extern "C" fn stop_testenv() {
     }
 }
 
-/// `$BINDERY_TESTENV_DIR-<name>`, else `/tmp/bindery-testenv-<name>`.
-fn state_dir(name: &str) -> PathBuf {
+/// The state dir of test binary `name`'s testenv: `$BINDERY_TESTENV_DIR-<name>`,
+/// else `/tmp/bindery-testenv-<name>`.
+pub fn testenv_dir(name: &str) -> PathBuf {
     match std::env::var_os("BINDERY_TESTENV_DIR").filter(|d| !d.is_empty()) {
         Some(base) => PathBuf::from(format!("{}-{name}", base.to_string_lossy())),
         None => std::env::temp_dir().join(format!("bindery-testenv-{name}")),
@@ -55,9 +56,9 @@ pub fn another(name: &str) -> Cluster {
 }
 
 impl Cluster {
-    /// `testenv/start` in [`state_dir`]`(name)`, with the CRD applied.
+    /// `testenv/start` in [`testenv_dir`]`(name)`, with the CRD applied.
     fn start(name: &str) -> Cluster {
-        let dir = state_dir(name);
+        let dir = testenv_dir(name);
         // Installs nothing: what is missing fails here, naming testenv/setup.
         let out = Command::new(repo_root().join("testenv/start"))
             .env("BINDERY_TESTENV_DIR", &dir)

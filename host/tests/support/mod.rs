@@ -1,8 +1,10 @@
 //! Shared by the integration tests. Here: paths, the `bindery` binary, the
 //! hostile guests and a plugin runtime, router inputs, files, `wait_for`.
 //! Beside it: [`forward`] (upstream servers, a forwarder in front of them,
-//! clients), [`cluster`] (a kube-apiserver and `bindery run`), [`tools`]
-//! (the external programs `testenv/setup` installs).
+//! clients), [`cluster`] (a kube-apiserver and `bindery run`), [`node`]
+//! (the node of `testenv/start --node`: its network namespace, pods,
+//! clients and load), [`tools`] (the external programs `testenv/setup`
+//! installs).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
 pub mod forward;
+pub mod node;
 pub mod registry;
 pub mod tools;
 

@@ -41,9 +41,40 @@ pub fn on_path(name: &str) -> Command {
     Command::new(name)
 }
 
-/// `kubectl` of testenv's Kubernetes version.
+/// `kubectl` of testenv's Kubernetes version, in the repository root
+/// (`apply -k deploy/kustomize`).
 pub fn kubectl() -> Command {
-    Command::new(built("kubectl"))
+    let mut cmd = Command::new(built("kubectl"));
+    cmd.current_dir(super::repo_root());
+    cmd
+}
+
+/// The pinned Helm that `testenv/setup` builds, in the repository root,
+/// with no user's repositories or plugins: only the chart in the tree.
+pub fn helm() -> Command {
+    let mut cmd = Command::new(built("helm"));
+    let config = std::env::temp_dir().join(format!("bindery-deploy-helm-{}", std::process::id()));
+    cmd.env("HELM_CONFIG_HOME", config.join("config"))
+        .env("HELM_CACHE_HOME", config.join("cache"))
+        .env("HELM_DATA_HOME", config.join("data"))
+        .current_dir(super::repo_root());
+    cmd
+}
+
+/// Run and return stdout; panic with the command and both streams on failure.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
 }
 
 /// The venv holding componentize-py, checked to have the version
