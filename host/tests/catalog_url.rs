@@ -186,6 +186,9 @@ fn serve(mut s: impl Read + Write, answer: &Mutex<Answer>, counts: &Mutex<Counts
     let _ = s.flush();
 }
 
+/// A way for the server to fail, named.
+type Failure = (&'static str, Box<dyn Fn(&mut CatalogServer)>);
+
 fn yaml(account: &str, entries: &[(&str, &str)]) -> String {
     let mut s = String::from("endpoints:\n");
     for (url, upstream) in entries {
@@ -310,7 +313,7 @@ fn a_catalog_url_is_polled_with_etags_keeps_its_last_good_catalog_and_guards_an_
     assert_eq!(operator.metric(&up_metric), 1.0);
     // A 500, an invalid catalog, an empty body, no server: each reported,
     // none deletes anything, and a keeps being served.
-    let failures: [(&str, Box<dyn Fn(&mut CatalogServer)>); 4] = [
+    let failures: [Failure; 4] = [
         ("a 500", Box::new(|s| s.set(Answer::Status(500)))),
         (
             "an invalid catalog",

@@ -63,7 +63,6 @@ fn endpoint(ns: &str, name: &str, url: &str, account: &str, upstream: &str, tier
 fn member(
     member: &Cluster,
     hub: &Path,
-    pod: &str,
     op: &str,
     pol: &tempfile::TempDir,
     listen: &str,
@@ -73,7 +72,7 @@ fn member(
     member.namespace(op);
     Operator::start(
         member,
-        pod,
+        &format!("{hub_ns}-{name}"),
         &[
             "--operator-namespace",
             op,
@@ -216,8 +215,8 @@ fn members_project_by_their_own_selectors_follow_the_hub_and_report_their_own_en
         member_kubeconfig(hub, hns, "m1"),
         member_kubeconfig(hub, hns, "m2"),
     );
-    let _a = member(m1, &k1, "h1-m1", op, &gold_only, l1, hns, "m1");
-    let _b = member(m2, &k2, "h1-m2", op, &every, l2, hns, "m2");
+    let _a = member(m1, &k1, op, &gold_only, l1, hns, "m1");
+    let _b = member(m2, &k2, op, &every, l2, hns, "m2");
 
     // Different selectors, different sets.
     wait_for(LIMIT, "m1 to project gold only", || {
@@ -354,28 +353,10 @@ fn two_members_given_one_cluster_name_are_reported_and_do_not_fight() {
         )
         .unwrap_or_default()
     };
-    let mut first = member(
-        m1,
-        &hub.kubeconfig,
-        "h2-m1",
-        op,
-        &pol,
-        "127.0.5.3",
-        hns,
-        "twin",
-    );
+    let mut first = member(m1, &hub.kubeconfig, op, &pol, "127.0.5.3", hns, "twin");
     wait_for(LIMIT, "the first twin's entry", || member_of() == id1);
 
-    let second = member(
-        m2,
-        &hub.kubeconfig,
-        "h2-m2",
-        op,
-        &pol,
-        "127.0.5.4",
-        hns,
-        "twin",
-    );
+    let second = member(m2, &hub.kubeconfig, op, &pol, "127.0.5.4", hns, "twin");
     // The second projects locally as any member does...
     wait_for(LIMIT, "the second twin to project", || {
         services(m2, apps) == ["web"]
@@ -444,8 +425,8 @@ fn a_hub_down_for_60_s_leaves_members_serving_and_they_converge_after() {
     ));
     let pol = policy("h3", 23400, "");
     let (l1, l2) = ("127.0.5.5", "127.0.5.6");
-    let a = member(m1, &hub.kubeconfig, "h3-m1", op, &pol, l1, hns, "m1");
-    let b = member(m2, &hub.kubeconfig, "h3-m2", op, &pol, l2, hns, "m2");
+    let a = member(m1, &hub.kubeconfig, op, &pol, l1, hns, "m1");
+    let b = member(m2, &hub.kubeconfig, op, &pol, l2, hns, "m2");
     let url = "tcp://kept.h3-apps:80";
     wait_says(m1, op, l1, url, "up", "h3 up");
     wait_says(m2, op, l2, url, "up", "h3 up");
