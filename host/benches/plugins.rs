@@ -160,7 +160,7 @@ fn select_10k(c: &mut Criterion) {
             || entries.clone(),
             |entries| {
                 use bindery::pipeline::{account, select, validate};
-                let (valid, invalid) = validate::validate(entries);
+                let (valid, invalid) = validate::validate(entries, bindery::catalog::Mode::Proxy);
                 let (ours, others) = account::filter(valid, "default");
                 let (selected, rejected) = select::select(ours, &selectors, &Default::default());
                 let rejected = invalid.len() + others.len() + rejected.len();

@@ -125,3 +125,36 @@ fn admin_endpoints_show_plugins_projections_and_a_refused_reload() {
         "still ready on the previous generation"
     );
 }
+
+/// `bindery standalone` does not serve a direct endpoint (kube-proxy
+/// would): a log line says so, and `/v1/endpoints` lists it not served.
+#[test]
+fn standalone_lists_direct_endpoints_as_not_served() {
+    let catalog = "endpoints:\n  - url: tcp://db.direct:5433\n    upstreams: [{address: \"127.0.0.1:15998\"}]\n  - url: tcp://rgw.storage:7480\n    mode: direct\n    upstreams: [{address: \"10.0.0.11:7480\"}]\n";
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let fwd = Standalone::start_with(
+        "account: default\n",
+        catalog,
+        &[],
+        1,
+        &["--admin", &admin.to_string()],
+    );
+    assert_eq!(fwd.lines.len(), 1, "{:?}", fwd.lines);
+    let endpoints = json(admin, "/v1/endpoints");
+    let list = endpoints["endpoints"].as_array().expect("endpoints");
+    let direct = list
+        .iter()
+        .find(|e| e["url"] == "tcp://rgw.storage:7480")
+        .unwrap_or_else(|| panic!("{endpoints}"));
+    assert_eq!(direct["mode"], "direct");
+    assert_eq!(direct["served"], false);
+    assert!(direct["port"].is_null(), "no forwarder port: {direct}");
+    let proxy = list
+        .iter()
+        .find(|e| e["url"] == "tcp://db.direct:5433")
+        .unwrap_or_else(|| panic!("{endpoints}"));
+    assert_eq!(proxy["served"], true);
+    wait_for(Duration::from_secs(10), "the log line", || {
+        fwd.log().contains("not served by bindery standalone")
+    });
+}

@@ -382,5 +382,82 @@ fn crd_is_a_valid_custom_resource_definition() {
         .flatten()
         .map(|c| c.name.as_str())
         .collect();
-    assert_eq!(columns, ["URL", "Ready", "Reason", "Age"]);
+    assert_eq!(
+        columns,
+        ["URL", "Ready", "Reason", "Mode", "Endpoints", "Age"]
+    );
+}
+
+/// Direct mode in `bindery plan`: the selector-less Service and its
+/// EndpointSlices (IPv4 and IPv6 apart, at most 100 endpoints each, owned
+/// by Bindery), a weight said not to act, a loopback address refused.
+#[test]
+fn plan_prints_a_direct_service_and_its_slices() {
+    let mut ups: Vec<String> = (0..150)
+        .map(|i| format!("{{address: \"10.0.{}.{}:7480\"}}", i / 100, i % 100 + 1))
+        .collect();
+    ups.push("{address: \"[fd00::1]:7480\", weight: 3}".to_string());
+    let catalog = format!(
+        "endpoints:\n  - url: http://rgw.storage:80\n    mode: direct\n    upstreams: [{}]\n  - url: tcp://lo.storage:80\n    mode: direct\n    upstreams: [{{address: \"127.0.0.1:80\"}}]\n",
+        ups.join(", ")
+    );
+    let dir = files(&catalog, None);
+    let out = plan(dir.path(), &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rejected catalog.yaml endpoints[1] (tcp://lo.storage:80): Invalid")
+            && stderr.contains("loopback"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("weight 3"), "{stderr}");
+    let docs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .split("\n---\n")
+        .map(|d| d.trim_start_matches("---\n"))
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| serde_saphyr::from_str(d).unwrap_or_else(|e| panic!("{e}\n{d}")))
+        .collect();
+    let kinds: Vec<&str> = docs
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["Service", "EndpointSlice", "EndpointSlice", "EndpointSlice"],
+        "{stderr}"
+    );
+    let svc = &docs[0];
+    assert_eq!(svc["metadata"]["namespace"], "storage");
+    assert_eq!(svc["metadata"]["name"], "rgw");
+    assert_eq!(svc["spec"]["type"], "ClusterIP");
+    assert!(
+        svc["spec"].get("selector").is_none_or(|s| s.is_null()),
+        "{svc}"
+    );
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
+    assert_eq!(svc["spec"]["ports"][0]["appProtocol"], "http");
+    let mut sizes = Vec::new();
+    for s in &docs[1..] {
+        let labels = &s["metadata"]["labels"];
+        assert_eq!(labels["kubernetes.io/service-name"], "rgw");
+        assert_eq!(
+            labels["endpointslice.kubernetes.io/managed-by"],
+            "bindery.dev"
+        );
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "bindery");
+        assert_eq!(labels["bindery.dev/account"], "default");
+        assert_eq!(s["ports"][0]["port"], 7480);
+        assert_eq!(s["ports"][0]["name"], svc["spec"]["ports"][0]["name"]);
+        let n = s["endpoints"].as_array().expect("endpoints").len();
+        sizes.push((s["addressType"].as_str().unwrap_or("").to_string(), n));
+    }
+    sizes.sort();
+    assert_eq!(
+        sizes,
+        [
+            ("IPv4".to_string(), 50),
+            ("IPv4".to_string(), 100),
+            ("IPv6".to_string(), 1)
+        ]
+    );
 }

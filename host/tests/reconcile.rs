@@ -160,7 +160,7 @@ fn projects_both_services_serves_them_and_kubectl_shows_ready() {
         .collect();
     assert_eq!(
         head,
-        ["NAME", "URL", "READY", "REASON", "CLUSTERS", "AGE"],
+        ["NAME", "URL", "READY", "REASON", "MODE", "CLUSTERS", "AGE"],
         "{table}"
     );
     let row: Vec<&str> = lines
@@ -169,8 +169,14 @@ fn projects_both_services_serves_them_and_kubectl_shows_ready() {
         .split_whitespace()
         .collect();
     assert_eq!(
-        row[..4],
-        ["web", "tcp://web.p1-apps:8080", "True", "Projected"],
+        row[..5],
+        [
+            "web",
+            "tcp://web.p1-apps:8080",
+            "True",
+            "Projected",
+            "proxy"
+        ],
         "{table}"
     );
     let generation = c

@@ -353,7 +353,7 @@ fn a_failing_selector_keeps_the_last_good_decision() {
         .iter()
         .find(|p| p.key.url.to_string() == "http://b.two:80")
         .expect("b.two stays projected");
-    assert_eq!(kept.port, 20123, "and keeps its port");
+    assert_eq!(kept.port(), Some(20123), "and keeps its port");
     assert!(outcome.rejections.is_empty(), "{:?}", outcome.rejections);
 }
 

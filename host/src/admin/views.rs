@@ -66,11 +66,20 @@ pub struct Endpoints {
 pub struct EndpointView {
     pub url: String,
     pub account: String,
-    pub upstream_service: String,
+    /// `proxy` or `direct`.
+    pub mode: String,
+    /// Whether this process's forwarder carries its connections: never in
+    /// direct mode, where kube-proxy balances over its EndpointSlices.
+    pub served: bool,
+    /// Proxy mode: the ClusterIP Service fronting the forwarder.
+    pub upstream_service: Option<String>,
     pub target_service: String,
-    pub port: u16,
+    /// Proxy mode: the forwarder port.
+    pub port: Option<u16>,
     pub listening: Option<String>,
     pub entries: Vec<String>,
+    /// Proxy mode: each upstream; direct mode on the Lease holder: each
+    /// address its slices list (`healthy` is what they list as ready).
     pub upstreams: Vec<UpstreamView>,
 }
 
@@ -119,20 +128,16 @@ pub fn endpoints(live: &Live, forwarder: &Forwarder) -> Endpoints {
             (t.url, ups)
         })
         .collect();
+    let direct = forwarder.direct().states();
     let endpoints = s
         .outcome
         .projections
         .iter()
         .map(|p| {
             let url = p.key.url.to_string();
-            EndpointView {
-                account: p.key.account.clone(),
-                upstream_service: p.names.upstream.clone(),
-                target_service: p.names.target(),
-                port: p.port,
-                listening: serving.get(&url).cloned(),
-                entries: p.entries.clone(),
-                upstreams: live_upstreams.get(&url).map_or_else(Vec::new, |u| {
+            let proxy = p.port().is_some();
+            let upstreams = if proxy {
+                live_upstreams.get(&url).map_or_else(Vec::new, |u| {
                     u.iter()
                         .map(|u| UpstreamView {
                             address: u.address.clone(),
@@ -140,7 +145,28 @@ pub fn endpoints(live: &Live, forwarder: &Forwarder) -> Endpoints {
                             active: u.active,
                         })
                         .collect()
-                }),
+                })
+            } else {
+                direct.get(&url).map_or_else(Vec::new, |list| {
+                    list.iter()
+                        .map(|a| UpstreamView {
+                            address: a.address.clone(),
+                            healthy: a.healthy,
+                            active: 0,
+                        })
+                        .collect()
+                })
+            };
+            EndpointView {
+                account: p.key.account.clone(),
+                mode: p.mode().to_string(),
+                served: serving.contains_key(&url),
+                upstream_service: proxy.then(|| p.names.upstream.clone()),
+                target_service: p.names.target(),
+                port: p.port(),
+                listening: serving.get(&url).cloned(),
+                entries: p.entries.clone(),
+                upstreams,
                 url,
             }
         })

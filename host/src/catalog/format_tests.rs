@@ -30,7 +30,7 @@ endpoints:
         .collect();
     assert_eq!(
         errors[0],
-        "upsteams: unknown field; the fields are url, account, labels, metadata, pooling, upstreams"
+        "upsteams: unknown field; the fields are url, account, labels, metadata, pooling, mode, upstreams"
     );
     assert!(
         errors[1].starts_with("labels.version: invalid type"),

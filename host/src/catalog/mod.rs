@@ -23,5 +23,5 @@ pub use entry::{Entry, EntryError};
 pub use format::{CatalogError, load_file, parse_json, parse_str};
 pub use source::{Source, Sources};
 pub use spec::{
-    BoundEndpoint, BoundEndpointStatus, ClusterStatus, EndpointSpec, UpstreamSpec, crd_yaml,
+    BoundEndpoint, BoundEndpointStatus, ClusterStatus, EndpointSpec, Mode, UpstreamSpec, crd_yaml,
 };

@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"URL","type":"string","jsonPath":".spec.url"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".status.mode"}"#,
+    printcolumn = r#"{"name":"Endpoints","type":"string","priority":1,"jsonPath":".status.endpoints"}"#,
     printcolumn = r#"{"name":"Clusters","type":"integer","description":"On a hub: in how many member clusters the endpoint is projected","jsonPath":".status.clusterCount"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -42,6 +44,11 @@ pub struct EndpointSpec {
     /// Whether other endpoints with the same URL may join this one's pool.
     #[serde(default = "yes")]
     pub pooling: bool,
+    /// `proxy`: through Bindery's forwarder; `direct`: a Service with
+    /// EndpointSlices listing the upstreams, balanced by kube-proxy. Unset:
+    /// the policy's `defaultMode` (itself `proxy` unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
     /// Where the bytes go.
     #[serde(default)]
     pub upstreams: Vec<UpstreamSpec>,
@@ -56,6 +63,34 @@ pub struct UpstreamSpec {
     /// Relative weight, 1 to 10000.
     #[serde(default = "one")]
     pub weight: u32,
+}
+
+/// How a projection reaches its upstreams.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// An ExternalName Service in front of Bindery's forwarder, which
+    /// routes every connection (or request) with the router plugin.
+    #[default]
+    Proxy,
+    /// A ClusterIP Service without a selector and EndpointSlices listing
+    /// the upstreams: kube-proxy balances, no Bindery process on the path.
+    Direct,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Proxy => "proxy",
+            Mode::Direct => "direct",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 pub const DEFAULT_ACCOUNT: &str = "default";
@@ -85,6 +120,7 @@ pub(crate) const SPEC_FIELDS: &[&str] = &[
     "labels",
     "metadata",
     "pooling",
+    "mode",
     "upstreams",
 ];
 pub(crate) const UPSTREAM_FIELDS: &[&str] = &["address", "weight"];
@@ -94,15 +130,23 @@ pub(crate) const UPSTREAM_FIELDS: &[&str] = &["address", "weight"];
 #[serde(rename_all = "camelCase")]
 pub struct BoundEndpointStatus {
     /// `Ready`, plus `Selected`, `ServicesApplied` and `Conflict`, each with
-    /// `observedGeneration`.
+    /// `observedGeneration`; in direct mode also `SettingsIgnored` when the
+    /// entry asks for what kube-proxy cannot do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// The ExternalName Service users connect to, `namespace/name`.
+    /// The mode in effect: the entry's, else the policy's `defaultMode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// The Service users connect to, `namespace/name`: ExternalName in
+    /// proxy mode, ClusterIP without a selector in direct mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// The ClusterIP Service in the operator namespace.
+    /// Proxy mode: the ClusterIP Service in the operator namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<String>,
+    /// Direct mode: endpoints ready of those listed, e.g. `11/12`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<String>,
     /// On a hub: every member cluster's own entry, each written by that
     /// member alone (server-side apply, field manager `bindery-<cluster>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -18,8 +18,9 @@ use super::serve::limit::Limit;
 use super::serve::listener::{AcceptLoop, bind};
 use super::serve::shards::Shards;
 use super::serve::spread::{self, Spread};
-use super::upstream::Upstream;
+use super::upstream::direct::Tracker;
 use super::upstream::health::{self, ProbeTarget, check_for};
+use super::upstream::registry::Registry;
 use crate::model::Scheme;
 use crate::pipeline::Projection;
 use crate::plugin::{RouteTarget, RouterPlugin, UpstreamView, convert};
@@ -53,8 +54,10 @@ struct Running {
 pub struct Forwarder {
     listen: IpAddr,
     running: Mutex<HashMap<u16, Running>>,
-    /// Live state by (url, address), kept across generations.
-    upstreams: Mutex<HashMap<(String, String), Arc<Upstream>>>,
+    /// Live state by (url, address), kept across generations and modes.
+    upstreams: Arc<Registry>,
+    /// Direct projections' upstreams, probed by the same task.
+    direct: Tracker,
     metrics: ForwardMetrics,
     tracker: TaskTracker,
     stop: CancellationToken,
@@ -68,10 +71,12 @@ impl Forwarder {
         // Each thread closes its own idle upstream connections that went
         // stale (the pools are per thread).
         shards.spawn_each((0..shards.len()).map(|_| super::http::sweep_forever()));
+        let upstreams = Arc::new(Registry::default());
         Ok(Arc::new(Forwarder {
             listen,
             running: Mutex::new(HashMap::new()),
-            upstreams: Mutex::new(HashMap::new()),
+            direct: Tracker::new(upstreams.clone()),
+            upstreams,
             metrics,
             tracker: TaskTracker::new(),
             stop: CancellationToken::new(),
@@ -85,8 +90,10 @@ impl Forwarder {
         self.shards.len()
     }
 
-    /// Serve exactly `projections`; must run inside the tokio runtime.
-    /// Returns where each endpoint is served, or why it is not.
+    /// Serve exactly the proxy projections of `projections` (a direct one
+    /// has no port: kube-proxy takes its connections); must run inside the
+    /// tokio runtime. Returns where each endpoint is served, or why it is
+    /// not.
     pub fn apply(
         &self,
         projections: &[Projection],
@@ -95,7 +102,12 @@ impl Forwarder {
         generation: u64,
     ) -> Vec<Result<Serving, ListenError>> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        let wanted: HashMap<u16, &Projection> = projections.iter().map(|p| (p.port, p)).collect();
+        let proxied: Vec<(&Projection, u16)> = projections
+            .iter()
+            .filter_map(|p| p.port().map(|port| (p, port)))
+            .collect();
+        let wanted: HashMap<u16, &Projection> =
+            proxied.iter().map(|&(p, port)| (port, p)).collect();
         running.retain(|port, r| {
             let keep = wanted.get(port).is_some_and(|p| p.key.url.to_string() == r.url && p.key.url.scheme == r.scheme);
             if !keep {
@@ -104,10 +116,10 @@ impl Forwarder {
             }
             keep
         });
-        let mut out = Vec::with_capacity(projections.len());
-        for p in projections {
+        let mut out = Vec::with_capacity(proxied.len());
+        for (p, port) in proxied {
             let route = Arc::new(self.route(p, router, settings, generation));
-            if let Some(r) = running.get(&p.port) {
+            if let Some(r) = running.get(&port) {
                 r.routes.send_replace(route);
                 r.limit.set_max(settings.max_connections);
                 out.push(Ok(Serving {
@@ -116,7 +128,7 @@ impl Forwarder {
                 }));
                 continue;
             }
-            let addr = SocketAddr::new(self.listen, p.port);
+            let addr = SocketAddr::new(self.listen, port);
             let url = p.key.url.to_string();
             match bind(addr, self.shards.len()) {
                 Ok(listeners) => {
@@ -154,7 +166,7 @@ impl Forwarder {
                         ));
                     tracing::info!(%url, %addr, generation, "serving endpoint");
                     running.insert(
-                        p.port,
+                        port,
                         Running {
                             url: url.clone(),
                             scheme: p.key.url.scheme,
@@ -180,16 +192,10 @@ impl Forwarder {
         generation: u64,
     ) -> EndpointRoute {
         let url = p.key.url.to_string();
-        let mut registry = self.upstreams.lock().unwrap_or_else(|p| p.into_inner());
         let upstreams = p
             .upstreams
             .iter()
-            .map(|m| {
-                registry
-                    .entry((url.clone(), m.upstream.address.clone()))
-                    .or_insert_with(|| Arc::new(Upstream::new(&m.upstream.address)))
-                    .clone()
-            })
+            .map(|m| self.upstreams.get(&url, &m.upstream.address).0)
             .collect();
         let target = RouteTarget::new(
             url.clone(),
@@ -229,16 +235,29 @@ impl Forwarder {
                     check: route.health.clone(),
                     resolve_every: route.settings.resolve_every(),
                     upstreams: route.upstreams.clone(),
+                    changed: None,
                 }
             })
             .collect()
     }
 
-    /// Start the health-check and DNS task; it ends with the forwarder.
+    /// The upstreams of direct projections (tracked by the Lease holder).
+    pub fn direct(&self) -> &Tracker {
+        &self.direct
+    }
+
+    /// Start the health-check and DNS task for the endpoints served and the
+    /// direct ones tracked; it ends with the forwarder.
     pub fn start_maintenance(self: &Arc<Self>) {
         let stop = self.stop.child_token();
         let forwarder = Arc::downgrade(self);
-        let targets = move || forwarder.upgrade().map(|f| f.probe_targets());
+        let targets = move || {
+            forwarder.upgrade().map(|f| {
+                let mut all = f.probe_targets();
+                all.extend(f.direct.probe_targets());
+                all
+            })
+        };
         tokio::spawn(health::maintain(targets, stop));
     }
 

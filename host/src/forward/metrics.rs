@@ -62,6 +62,10 @@ endpoint_series! {
     bytes_in: Counter = "bytes_client_to_upstream", "Bytes from clients to upstreams";
     bytes_out: Counter = "bytes_upstream_to_client", "Bytes from upstreams to clients";
     requests: Counter = "http_requests", "HTTP requests forwarded";
+    client_errors: Counter = "http_client_errors",
+        "HTTP requests refused or abandoned for the client's fault (400, 405, 408, 431), never counted against an upstream";
+    head_timeouts: Counter = "http_request_head_timeouts",
+        "HTTP connections closed because a request head did not arrive within requestHeadTimeoutSeconds";
     retries: Counter = "http_retries", "HTTP requests retried on another upstream";
 }
 

@@ -2,8 +2,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::catalog::EndpointSpec;
+use crate::catalog::{EndpointSpec, Mode};
 
+use super::address::{Host, slice_ip_problem, split};
 use super::url::{EndpointUrl, UrlError};
 
 /// Where the bytes of an endpoint go.
@@ -24,6 +25,8 @@ pub struct Endpoint {
     pub labels: BTreeMap<String, String>,
     pub metadata: BTreeMap<String, String>,
     pub pooling: bool,
+    /// The entry's mode, else the policy's default.
+    pub mode: Mode,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -51,7 +54,9 @@ pub(crate) const MAX_WEIGHT: u32 = 10_000;
 
 impl Endpoint {
     /// Check every field of a spec; all broken rules are returned at once.
-    pub fn validate(spec: &EndpointSpec) -> Result<Endpoint, Vec<FieldError>> {
+    /// `default_mode` is the policy's, for an entry that names none.
+    pub fn validate(spec: &EndpointSpec, default_mode: Mode) -> Result<Endpoint, Vec<FieldError>> {
+        let mode = spec.mode.unwrap_or(default_mode);
         let mut errors = Vec::new();
         let url = EndpointUrl::parse(&spec.url).map_err(|e: UrlError| err("url", e.to_string()));
         if let Err(e) = &url {
@@ -83,6 +88,22 @@ impl Endpoint {
         for (i, u) in spec.upstreams.iter().enumerate() {
             if let Err(m) = check_address(&u.address) {
                 errors.push(err(format!("upstreams[{i}].address"), m));
+            } else if mode == Mode::Direct
+                && let Some((Host::Ip(ip), _)) = split(&u.address)
+                && let Some(why) = slice_ip_problem(ip)
+            {
+                let how = if spec.mode.is_some() {
+                    "mode: direct"
+                } else {
+                    "the policy's defaultMode: direct"
+                };
+                errors.push(err(
+                    format!("upstreams[{i}].address"),
+                    format!(
+                        "{:?} cannot be listed in direct mode ({how}): {why}; give an address the cluster's nodes can reach, or use mode: proxy",
+                        u.address.trim()
+                    ),
+                ));
             }
             if u.weight == 0 || u.weight > MAX_WEIGHT {
                 errors.push(err(
@@ -99,6 +120,7 @@ impl Endpoint {
                 labels: spec.labels.clone(),
                 metadata: spec.metadata.clone(),
                 pooling: spec.pooling,
+                mode,
                 upstreams: spec
                     .upstreams
                     .iter()

@@ -1,5 +1,5 @@
 use super::Endpoint;
-use crate::catalog::{EndpointSpec, UpstreamSpec};
+use crate::catalog::{EndpointSpec, Mode, UpstreamSpec};
 
 fn spec(url: &str, addrs: &[&str]) -> EndpointSpec {
     EndpointSpec {
@@ -18,7 +18,7 @@ fn spec(url: &str, addrs: &[&str]) -> EndpointSpec {
 }
 
 fn fields(s: &EndpointSpec) -> Vec<String> {
-    Endpoint::validate(s)
+    Endpoint::validate(s, Mode::Proxy)
         .expect_err("should be invalid")
         .into_iter()
         .map(|e| e.field)
@@ -27,10 +27,13 @@ fn fields(s: &EndpointSpec) -> Vec<String> {
 
 #[test]
 fn a_valid_endpoint() {
-    let e = Endpoint::validate(&spec(
-        "http://rgw.storage:7480",
-        &["10.0.0.11:7480", "rgw2.example.com:7480", "[fd00::1]:7480"],
-    ))
+    let e = Endpoint::validate(
+        &spec(
+            "http://rgw.storage:7480",
+            &["10.0.0.11:7480", "rgw2.example.com:7480", "[fd00::1]:7480"],
+        ),
+        Mode::Proxy,
+    )
     .expect("valid");
     assert_eq!(e.url.port, 7480);
     assert_eq!(e.upstreams.len(), 3);
@@ -60,7 +63,7 @@ fn every_broken_rule_is_reported_at_once() {
 
 #[test]
 fn upstreams_are_required() {
-    let errors = Endpoint::validate(&spec("http://a.b", &[])).unwrap_err();
+    let errors = Endpoint::validate(&spec("http://a.b", &[]), Mode::Proxy).unwrap_err();
     assert_eq!(errors[0].field, "upstreams");
     assert!(errors[0].message.contains("at least one upstream"));
 }
@@ -73,7 +76,7 @@ fn account_must_fit_a_label_value() {
     s.account = "x".repeat(64);
     assert_eq!(fields(&s), vec!["account"]);
     s.account = "Team_A.1".into();
-    assert!(Endpoint::validate(&s).is_ok());
+    assert!(Endpoint::validate(&s, Mode::Proxy).is_ok());
 }
 
 #[test]
@@ -82,5 +85,41 @@ fn weights_are_bounded() {
     s.upstreams[0].weight = super::MAX_WEIGHT + 1;
     assert_eq!(fields(&s), vec!["upstreams[0].weight"]);
     s.upstreams[0].weight = super::MAX_WEIGHT;
-    assert!(Endpoint::validate(&s).is_ok());
+    assert!(Endpoint::validate(&s, Mode::Proxy).is_ok());
+}
+
+#[test]
+fn direct_mode_refuses_addresses_an_endpointslice_cannot_list() {
+    let addrs = [
+        "127.0.0.1:80",
+        "10.0.0.1:80",
+        "[fe80::1]:80",
+        "0.0.0.0:80",
+        "rgw.example:80",
+    ];
+    let mut s = spec("tcp://db.prod:5432", &addrs);
+    assert!(
+        Endpoint::validate(&s, Mode::Proxy).is_ok(),
+        "the forwarder may connect to any of them"
+    );
+    let errors = Endpoint::validate(&s, Mode::Direct).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "upstreams[0].address",
+            "upstreams[2].address",
+            "upstreams[3].address"
+        ]
+    );
+    assert!(errors[0].message.contains("loopback"), "{}", errors[0]);
+    assert!(errors[0].message.contains("defaultMode"), "{}", errors[0]);
+    // An entry's own mode wins over the policy's, and is named.
+    s.mode = Some(Mode::Direct);
+    let errors = Endpoint::validate(&s, Mode::Proxy).unwrap_err();
+    assert!(errors[1].message.contains("mode: direct"), "{}", errors[1]);
+    assert!(errors[1].message.contains("link-local"), "{}", errors[1]);
+    s.mode = Some(Mode::Proxy);
+    let e = Endpoint::validate(&s, Mode::Direct).expect("proxy mode takes them");
+    assert_eq!(e.mode, Mode::Proxy);
 }

@@ -1,4 +1,6 @@
-//! The endpoint model: URL rules and a validated endpoint.
+//! The endpoint model: URL rules, a validated endpoint, and upstream
+//! addresses ([`address`]).
+pub mod address;
 mod endpoint;
 mod url;
 

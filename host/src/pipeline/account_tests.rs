@@ -17,7 +17,7 @@ endpoints:
         "t",
     )
     .expect("parses");
-    let (valid, _) = validate(entries);
+    let (valid, _) = validate(entries, crate::catalog::Mode::Proxy);
     let (ours, rejected) = filter(valid, "default");
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0].entry, "t endpoints[0]");

@@ -23,7 +23,7 @@ pub mod validate;
 use std::collections::HashMap;
 
 pub use rejection::{RejectKind, Rejection};
-pub use types::{Allocation, Names, PoolKey, Projection};
+pub use types::{Allocation, Names, Plane, PoolKey, Projection, Reach};
 
 use crate::catalog::Entry;
 use crate::plugin::{Generation, naming_context};
@@ -50,7 +50,7 @@ pub fn run(
         .enumerate()
         .map(|(i, e)| (e.id.clone(), i))
         .collect();
-    let (valid, mut rejections) = validate::validate(entries);
+    let (valid, mut rejections) = validate::validate(entries, policy.default_mode);
     let (ours, rejected) = account::filter(valid, &policy.account);
     rejections.extend(rejected);
     let (selected, rejected) = select::select(ours, &plugins.selectors, previous);

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use super::rejection::{RejectKind, Rejection};
 use super::types::{Named, Names, Pool};
+use crate::catalog::Mode;
 use crate::model::{Scheme, is_rfc1035_label, is_rfc1123_label};
 use crate::plugin::NamingPlugin;
 use crate::plugin::bindings::naming::NamingContext;
@@ -18,8 +19,8 @@ pub fn name(
 ) -> (Vec<Named>, Vec<Rejection>) {
     let mut named: Vec<Named> = Vec::new();
     let mut rejected = Vec::new();
-    // target -> (upstream, url); upstream -> target; (target, port) -> (scheme, url)
-    let mut by_target: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // target -> (upstream, url, mode); upstream -> target; (target, port) -> (scheme, url)
+    let mut by_target: BTreeMap<String, (String, String, Mode)> = BTreeMap::new();
     let mut by_upstream: BTreeMap<String, String> = BTreeMap::new();
     let mut ports: BTreeMap<(String, u16), (Scheme, String)> = BTreeMap::new();
     for pool in pools {
@@ -48,8 +49,19 @@ pub fn name(
             continue;
         }
         let target = names.target();
-        if let Some((upstream, other)) =
-            by_target.get(&target).filter(|(u, _)| *u != names.upstream)
+        let mode = pool.first.mode;
+        if let Some((_, other, theirs)) = by_target.get(&target).filter(|(_, _, m)| *m != mode) {
+            let m = format!(
+                "target Service {target} is already projected by {other} in {theirs} mode, and this URL's mode is {mode}; one Service is either an ExternalName (proxy) or lists the upstreams (direct): give every URL of one target the same mode, or another name"
+            );
+            rejected.extend(reject(RejectKind::ModeConflict, m));
+            continue;
+        }
+        // Direct mode makes no upstream Service: its name is not used.
+        let proxy = mode == Mode::Proxy;
+        if let Some((upstream, other, _)) = by_target
+            .get(&target)
+            .filter(|(u, _, _)| proxy && *u != names.upstream)
         {
             let m = format!(
                 "target Service {target} is already projected by {other} through upstream {upstream}, but the naming plugin gave {} for this URL; every URL of one target must share its upstream name",
@@ -58,7 +70,10 @@ pub fn name(
             rejected.extend(reject(RejectKind::NameCollision, m));
             continue;
         }
-        if let Some(other) = by_upstream.get(&names.upstream).filter(|t| **t != target) {
+        if let Some(other) = by_upstream
+            .get(&names.upstream)
+            .filter(|t| proxy && **t != target)
+        {
             let m = format!(
                 "upstream Service {} already fronts target {other}; the naming plugin must give each target its own upstream name",
                 names.upstream
@@ -75,8 +90,10 @@ pub fn name(
             rejected.extend(reject(RejectKind::NameCollision, m));
             continue;
         }
-        by_target.insert(target.clone(), (names.upstream.clone(), url.clone()));
-        by_upstream.insert(names.upstream.clone(), target);
+        by_target.insert(target.clone(), (names.upstream.clone(), url.clone(), mode));
+        if proxy {
+            by_upstream.insert(names.upstream.clone(), target);
+        }
         ports.insert(port_key, (pool.key.url.scheme, url));
         named.push(Named { pool, names });
     }

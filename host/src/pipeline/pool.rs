@@ -8,7 +8,9 @@ use crate::plugin::convert::pairs;
 
 /// Group selected endpoints by URL. An endpoint with `pooling: false` keeps
 /// its URL to itself: the first entry in catalog order keeps the URL and
-/// every other one is rejected.
+/// every other one is rejected. A pool has one mode, its first entry's: a
+/// member that asks for the other mode is rejected, since one Service
+/// cannot both front the forwarder and list the upstreams.
 pub fn pool(selected: Vec<Valid>) -> (Vec<Pool>, Vec<Rejection>) {
     let mut groups: BTreeMap<PoolKey, Vec<Valid>> = BTreeMap::new();
     for s in selected {
@@ -36,6 +38,21 @@ pub fn pool(selected: Vec<Valid>) -> (Vec<Pool>, Vec<Rejection>) {
                 ));
             }
             members = vec![first];
+        }
+        let mode = members[0].endpoint.mode;
+        let (same, other): (Vec<Valid>, Vec<Valid>) =
+            members.into_iter().partition(|m| m.endpoint.mode == mode);
+        members = same;
+        for m in other {
+            rejected.push(Rejection::new(
+                &m.entry,
+                Some(&m.endpoint.raw_url),
+                RejectKind::ModeConflict,
+                format!(
+                    "{} is projected in {mode} mode by {}, and this entry's mode is {}; a pool has one mode (its first entry's in catalog order): set the same mode on every endpoint of the URL (or the policy's defaultMode), or use another URL",
+                    key.url, members[0].entry, m.endpoint.mode
+                ),
+            ));
         }
         let upstreams = members
             .iter()

@@ -5,7 +5,10 @@ use crate::pipeline::types::Valid;
 use crate::pipeline::validate::validate;
 
 fn valid(yaml: &str) -> Vec<Valid> {
-    let (valid, rejected) = validate(parse_str(yaml, "t").expect("parses"));
+    let (valid, rejected) = validate(
+        parse_str(yaml, "t").expect("parses"),
+        crate::catalog::Mode::Proxy,
+    );
     assert!(rejected.is_empty(), "{rejected:?}");
     valid
 }
@@ -89,4 +92,41 @@ endpoints:
 "#,
     ));
     assert_eq!(pools.len(), 2);
+}
+
+#[test]
+fn members_of_one_pool_in_another_mode_are_rejected_with_the_rule_and_the_fix() {
+    let (pools, rejected) = pool(valid(
+        r#"
+endpoints:
+  - url: tcp://db.prod:5432
+    mode: direct
+    upstreams: [{address: 10.0.0.1:5432}]
+  - url: tcp://db.prod:5432
+    upstreams: [{address: 10.0.0.2:5432}]
+  - url: tcp://db.prod:5432
+    mode: direct
+    upstreams: [{address: 10.0.0.3:5432}]
+"#,
+    ));
+    assert_eq!(pools.len(), 1);
+    assert_eq!(pools[0].first.mode, crate::catalog::Mode::Direct);
+    assert_eq!(pools[0].entries, ["t endpoints[0]", "t endpoints[2]"]);
+    assert_eq!(rejected.len(), 1);
+    let r = &rejected[0];
+    assert_eq!(
+        (r.entry.as_str(), r.kind),
+        ("t endpoints[1]", RejectKind::ModeConflict)
+    );
+    for needle in [
+        "direct mode by t endpoints[0]",
+        "mode is proxy",
+        "set the same mode",
+    ] {
+        assert!(
+            r.message.contains(needle),
+            "{needle:?} not in {}",
+            r.message
+        );
+    }
 }

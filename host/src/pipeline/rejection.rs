@@ -15,6 +15,8 @@ pub enum RejectKind {
     SelectorFailed,
     /// Its URL is taken by an endpoint that does not pool.
     PoolConflict,
+    /// Its pool (or its target Service) is projected in the other mode.
+    ModeConflict,
     /// The naming plugin failed on it.
     NamingFailed,
     /// The naming plugin returned names that break Kubernetes' rules.
@@ -33,6 +35,7 @@ impl RejectKind {
             RejectKind::NotSelected => "NotSelected",
             RejectKind::SelectorFailed => "SelectorFailed",
             RejectKind::PoolConflict => "PoolConflict",
+            RejectKind::ModeConflict => "ModeConflict",
             RejectKind::NamingFailed => "NamingFailed",
             RejectKind::InvalidName => "InvalidName",
             RejectKind::NameCollision => "NameCollision",

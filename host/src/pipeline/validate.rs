@@ -2,11 +2,12 @@
 //! one bad entry never hides the others.
 use super::rejection::{RejectKind, Rejection};
 use super::types::Valid;
-use crate::catalog::Entry;
+use crate::catalog::{Entry, Mode};
 use crate::model::Endpoint;
 
 /// The entries that pass every rule; the others with all their broken rules.
-pub fn validate(entries: Vec<Entry>) -> (Vec<Valid>, Vec<Rejection>) {
+/// `default_mode` is the policy's, for entries that name no mode.
+pub fn validate(entries: Vec<Entry>, default_mode: Mode) -> (Vec<Valid>, Vec<Rejection>) {
     let mut valid = Vec::new();
     let mut rejected = Vec::new();
     for entry in entries {
@@ -19,7 +20,7 @@ pub fn validate(entries: Vec<Entry>) -> (Vec<Valid>, Vec<Rejection>) {
                 continue;
             }
         };
-        match Endpoint::validate(spec) {
+        match Endpoint::validate(spec, default_mode) {
             Ok(endpoint) => valid.push(Valid {
                 entry: entry.id,
                 endpoint,

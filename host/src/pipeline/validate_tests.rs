@@ -17,7 +17,7 @@ endpoints:
         "t",
     )
     .expect("parses");
-    let (valid, rejected) = validate(entries);
+    let (valid, rejected) = validate(entries, crate::catalog::Mode::Proxy);
     let urls: Vec<&str> = valid.iter().map(|v| v.endpoint.raw_url.as_str()).collect();
     assert_eq!(urls, ["http://a.b", "tcp://e.f:5432"]);
     assert_eq!(rejected.len(), 1);
@@ -36,7 +36,7 @@ fn an_entry_of_the_wrong_shape_is_rejected_with_its_url() {
         "t",
     )
     .expect("parses");
-    let (valid, rejected) = validate(entries);
+    let (valid, rejected) = validate(entries, crate::catalog::Mode::Proxy);
     assert!(valid.is_empty());
     assert_eq!(rejected[0].url.as_deref(), Some("http://a.b"));
     assert!(

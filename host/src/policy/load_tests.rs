@@ -9,6 +9,18 @@ fn defaults() {
     assert_eq!(p.naming.plugin, "builtin:naming-default");
     assert_eq!(p.router.plugin, "builtin:round-robin");
     assert_eq!(p.service_fqdn("u", "ns"), "u.ns.svc.cluster.local");
+    assert_eq!(p.default_mode, crate::catalog::Mode::Proxy);
+}
+
+#[test]
+fn a_default_mode_is_proxy_or_direct() {
+    let p = parse_str("defaultMode: direct\n", "p").unwrap();
+    assert_eq!(p.default_mode, crate::catalog::Mode::Direct);
+    let e = parse_str("defaultMode: bypass\n", "p.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("defaultMode: unknown variant `bypass`"), "{e}");
+    assert!(e.contains("proxy") && e.contains("direct"), "{e}");
 }
 
 #[test]

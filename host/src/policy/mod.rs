@@ -13,7 +13,7 @@ pub use plugin_ref::{Limits, PluginRef, PluginSource};
 
 use serde::Deserialize;
 
-use crate::catalog::EndpointSpec;
+use crate::catalog::{EndpointSpec, Mode};
 
 /// The parsed policy, with defaults filled in.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -40,9 +40,13 @@ pub struct Policy {
     /// Forwarder ports allocated to URLs.
     #[serde(default)]
     pub ports: PortRange,
-    /// Timeouts, limits and health checks of the forwarder.
+    /// Timeouts, limits and health checks of the forwarder (the health
+    /// checks and DNS re-resolution also decide direct mode's endpoints).
     #[serde(default)]
     pub forwarding: Forwarding,
+    /// The mode of an entry that names none: `proxy` or `direct`.
+    #[serde(default)]
+    pub default_mode: Mode,
 }
 
 /// An inclusive range of forwarder ports.
@@ -73,6 +77,7 @@ impl Default for Policy {
             router: default_router(),
             ports: PortRange::default(),
             forwarding: Forwarding::default(),
+            default_mode: Mode::default(),
         }
     }
 }

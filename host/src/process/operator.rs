@@ -2,13 +2,16 @@
 //! catalog adds the `BoundEndpoint` objects of the catalog namespace, a
 //! hub's and a catalog URL's when asked; every pass is the reconciler's,
 //! every replica serves what the upstream Services confirm, and the holder
-//! of the Lease writes (on a hub too, under the member's cluster name). A
-//! refused reload or a failing source is also a Warning Event.
+//! of the Lease writes (on a hub too, under the member's cluster name), and
+//! resolves and probes the upstreams of direct projections with the
+//! forwarder's prober (a change there is a trigger). A refused reload or a
+//! failing source is also a Warning Event.
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -18,12 +21,16 @@ use crate::catalog::bound::BoundSource;
 use crate::catalog::http::HttpSource;
 use crate::catalog::hub::HubSource;
 use crate::catalog::{Entry, Source, Sources};
-use crate::forward::{ListenError, Serving};
+use crate::forward::{Forwarder, ListenError, Serving};
 use crate::live::{PolicyGeneration, Snapshot};
-use crate::pipeline::{Outcome, Projection};
+use crate::pipeline::project::readiness;
+use crate::pipeline::{Outcome, Projection, Reach};
+use crate::policy::Forwarding;
 use crate::reconcile::events::reference;
 use crate::reconcile::watch::Stores;
-use crate::reconcile::{Context, Hub, Leadership, Observed, ReconcileMetrics, reconcile};
+use crate::reconcile::{
+    Context, Hub, Leadership, Observed, ReconcileMetrics, Upstreams, reconcile,
+};
 
 /// How long the first pass waits for a hub or a catalog URL to be read
 /// once; after that passes run without it, deletions held until it is.
@@ -109,12 +116,15 @@ pub async fn run(
             let member = membership(h, &stores, &leader, &process, &stop);
             ctx = ctx.with_hub(member);
         }
+        process.forwarder.direct().notify(process.trigger.clone());
         let mut mode = Reconciling {
             ctx,
             stores,
             bound,
             hub,
             sources: process.sources.clone(),
+            forwarder: process.forwarder.clone(),
+            trigger: process.trigger.clone(),
         };
         passes::run(&mut mode, &mut process, Some(options.resync)).await;
     }
@@ -187,6 +197,10 @@ struct Reconciling {
     bound: Option<Arc<BoundSource>>,
     hub: Option<Arc<HubSource>>,
     sources: Sources,
+    /// Its prober tracks the direct projections' upstreams.
+    forwarder: Arc<Forwarder>,
+    /// Notified for another pass (a switch to proxy mode waits a pass).
+    trigger: Arc<Notify>,
 }
 
 impl Reconciling {
@@ -209,6 +223,22 @@ impl Reconciling {
     }
 }
 
+/// The forwarder's prober and resolver, under the policy's settings.
+struct Probed<'a> {
+    forwarder: &'a Forwarder,
+    settings: &'a Forwarding,
+}
+
+impl Upstreams for Probed<'_> {
+    async fn track(&self, direct: &[Projection], live: &[Arc<EndpointSlice>]) -> Reach {
+        let seeds = readiness(live.iter().map(AsRef::as_ref));
+        self.forwarder
+            .direct()
+            .track(direct, self.settings, &seeds)
+            .await
+    }
+}
+
 impl Mode for Reconciling {
     async fn pass(
         &mut self,
@@ -224,12 +254,20 @@ impl Mode for Reconciling {
             hub_reachable: self.hub.as_ref().is_some_and(|h| h.failure().is_none()),
             unsynced: self.sources.unsynced(),
             services: self.stores.services.state(),
+            slices: self.stores.slices.state(),
             namespaces: self.stores.namespace_names(),
             policy: policy.clone(),
         };
-        let pass = reconcile(&self.ctx, &observed).await;
+        let upstreams = Probed {
+            forwarder: &self.forwarder,
+            settings: &policy.loaded.policy.forwarding,
+        };
+        let pass = reconcile(&self.ctx, &observed, &upstreams).await;
         for e in &pass.errors {
             tracing::warn!(error = %e, "pass error; retried on the next pass");
+        }
+        if pass.again {
+            self.trigger.notify_one();
         }
         (pass.outcome, pass.confirmed)
     }

@@ -1,6 +1,8 @@
-//! `bindery standalone`: no cluster. Every projection of a pass is served,
-//! each newly served endpoint printed as `<url> -> <ip>:<port>`, and the
-//! names are computed as if the operator ran in [`NAMESPACE`].
+//! `bindery standalone`: no cluster. Every proxy projection of a pass is
+//! served, each newly served endpoint printed as `<url> -> <ip>:<port>`, and
+//! the names are computed as if the operator ran in [`NAMESPACE`]. A direct
+//! projection is not served (kube-proxy would carry it in a cluster): a log
+//! line says so, and `/v1/endpoints` lists it with `served: false`.
 use std::io::Write;
 use std::sync::Arc;
 
@@ -19,6 +21,8 @@ pub struct Standalone {
     printed: Vec<Serving>,
     /// Rejections as last reported.
     reported: Vec<Rejection>,
+    /// Direct URLs as last reported.
+    direct: Vec<String>,
     /// Endpoints the first pass could not serve; `None` before it.
     first_failures: Option<usize>,
 }
@@ -71,7 +75,18 @@ impl Mode for Standalone {
             Outcome::default()
         });
         self.report(&outcome.rejections);
-        let serve = outcome.projections.clone();
+        let (serve, direct): (Vec<Projection>, Vec<Projection>) = outcome
+            .projections
+            .iter()
+            .cloned()
+            .partition(|p| p.port().is_some());
+        let direct: Vec<String> = direct.iter().map(|p| p.key.url.to_string()).collect();
+        if direct != self.direct {
+            for url in direct.iter().filter(|u| !self.direct.contains(u)) {
+                tracing::info!(%url, mode = "direct", "not served by bindery standalone: in a cluster its Service lists the upstreams for kube-proxy, with no forwarder hop");
+            }
+            self.direct = direct;
+        }
         (outcome, serve)
     }
 
@@ -110,7 +125,7 @@ pub fn allocation(snapshot: Option<&Snapshot>) -> Allocation {
             s.outcome
                 .projections
                 .iter()
-                .map(|p| (p.key.id(), p.port))
+                .filter_map(|p| Some((p.key.id(), p.port()?)))
                 .collect()
         })
         .unwrap_or_default()

@@ -1,44 +1,54 @@
-//! Orphans: this account's Services that no projection wants any more (the
-//! object was deleted, a selector or the account changed). Both Services of
-//! a projection carry the labels, so both go. A delete names the uid it saw,
-//! so a Service replaced meanwhile by someone else's is never deleted; one
-//! already gone counts as done. The pass asks the deletion guard
-//! ([`super::guard`]) before it deletes any.
+//! Orphans: this account's Services and EndpointSlices that no projection
+//! wants any more (the object was deleted, a selector, the account or the
+//! mode changed). Every object of a projection carries the labels, so all
+//! go. A delete names the uid it saw, so an object replaced meanwhile by
+//! someone else's is never deleted; one already gone counts as done. The
+//! pass asks the deletion guard ([`super::guard`]) first, with [`owned`]
+//! and [`orphans`].
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, Preconditions};
 
-use super::apply::{Key, key};
+use super::apply::{Key, Object, key};
 use super::context::Context;
 use super::error::{ReconcileError, is_conflict, is_not_found};
 use super::owned::Owner;
 
-/// This account's Services of `observed`, those being deleted aside.
-pub fn owned<'a>(ctx: &Context, observed: &'a [Arc<Service>]) -> Vec<&'a Service> {
+/// This account's objects of `observed`, those being deleted aside.
+pub fn owned<'a, K: Object>(ctx: &Context, observed: &'a [Arc<K>]) -> Vec<&'a K> {
     observed
         .iter()
-        .filter(|s| Owner::of(s, &ctx.account) == Owner::Us)
-        .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .filter(|s| Owner::of(s.meta(), &ctx.account) == Owner::Us)
+        .filter(|s| s.meta().deletion_timestamp.is_none())
         .map(|s| s.as_ref())
         .collect()
 }
 
 /// Those of `owned` whose key is not in `desired`.
-pub fn orphans<'a>(owned: &[&'a Service], desired: &HashSet<Key>) -> Vec<&'a Service> {
+pub fn orphans<'a, K: Object>(owned: &[&'a K], desired: &HashSet<Key>) -> Vec<&'a K> {
     owned
         .iter()
-        .filter(|s| !desired.contains(&key(s)))
+        .filter(|s| !desired.contains(&key(**s)))
         .copied()
         .collect()
 }
 
-/// Delete `orphans`; returns how many were deleted.
-pub async fn delete_orphans(ctx: &Context, orphans: &[&Service]) -> (usize, Vec<ReconcileError>) {
+/// Delete every object of `observed` whose key is not in `desired`;
+/// returns how many were deleted.
+pub async fn delete_orphans<K: Object>(
+    ctx: &Context,
+    observed: &[Arc<K>],
+    desired: &HashSet<Key>,
+) -> (usize, Vec<ReconcileError>) {
+    let orphans = observed
+        .iter()
+        .filter(|s| !desired.contains(&key(s.as_ref())))
+        .filter(|s| Owner::of(s.meta(), &ctx.account) == Owner::Us)
+        .filter(|s| s.meta().deletion_timestamp.is_none());
     let results: Vec<Result<bool, ReconcileError>> =
-        futures::stream::iter(orphans.iter().map(|s| delete(ctx, s)))
+        futures::stream::iter(orphans.map(|s| delete(ctx, s.as_ref())))
             .buffer_unordered(ctx.concurrency.max(1))
             .collect()
             .await;
@@ -54,16 +64,16 @@ pub async fn delete_orphans(ctx: &Context, orphans: &[&Service]) -> (usize, Vec<
     (deleted, errors)
 }
 
-async fn delete(ctx: &Context, svc: &Service) -> Result<bool, ReconcileError> {
-    let (ns, name) = key(svc);
+async fn delete<K: Object>(ctx: &Context, object: &K) -> Result<bool, ReconcileError> {
+    let (ns, name) = key(object);
     if !ctx.leader.is_leader() {
         return Ok(false);
     }
-    let service = format!("{ns}/{name}");
-    let api: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    let full = format!("{ns}/{name}");
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let params = DeleteParams {
         preconditions: Some(Preconditions {
-            uid: svc.metadata.uid.clone(),
+            uid: object.meta().uid.clone(),
             resource_version: None,
         }),
         ..DeleteParams::default()
@@ -71,14 +81,19 @@ async fn delete(ctx: &Context, svc: &Service) -> Result<bool, ReconcileError> {
     match api.delete(&name, &params).await {
         Ok(_) => {
             ctx.metrics.deletes.inc();
-            tracing::info!(%service, "orphaned Service deleted");
+            tracing::info!(kind = K::KIND, object = %full, "orphan deleted");
             Ok(true)
         }
         Err(e) if is_not_found(&e) => Ok(false),
         Err(e) if is_conflict(&e) => {
-            tracing::warn!(%service, "Service was replaced since it was seen; not deleted");
+            tracing::warn!(kind = K::KIND, object = %full, "replaced since it was seen; not deleted");
             Ok(false)
         }
-        Err(source) => Err(ReconcileError::Delete { service, source }),
+        Err(source) => Err(ReconcileError::Delete {
+            kind: K::KIND,
+            object: full,
+            resource: K::RESOURCE,
+            source,
+        }),
     }
 }

@@ -1,7 +1,7 @@
 //! What a pass needs besides its inputs: the client, where it works, the
 //! leadership, Events, metrics, the deletion guard, the hub (for a member),
 //! and what the previous pass allocated and projected.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -39,6 +39,8 @@ pub struct Context {
     /// What Events about the process itself regard (a ConfigMap of the
     /// policy, else this pod).
     pub regarding: Option<ObjectReference>,
+    /// URLs the last pass confirmed: the forwarder has served them since.
+    served: Mutex<HashSet<String>>,
 }
 
 impl Context {
@@ -62,6 +64,7 @@ impl Context {
             guard: Guard::new(GuardSettings::default()),
             hub: None,
             regarding: None,
+            served: Mutex::new(HashSet::new()),
         }
     }
 
@@ -99,6 +102,23 @@ impl Context {
     pub(crate) fn remember(&self, allocation: Allocation) {
         *self.allocated.lock().unwrap_or_else(|p| p.into_inner()) = allocation;
     }
+
+    /// URLs of `confirmed` that the last pass confirmed too: the forwarder
+    /// of this replica serves them (it applies what a pass confirms right
+    /// after the pass).
+    pub(crate) fn served_before(&self, confirmed: &[Projection]) -> HashSet<String> {
+        let before = self.served.lock().unwrap_or_else(|p| p.into_inner());
+        confirmed
+            .iter()
+            .map(|p| p.key.url.to_string())
+            .filter(|u| before.contains(u))
+            .collect()
+    }
+
+    pub(crate) fn remember_served(&self, confirmed: &[Projection]) {
+        *self.served.lock().unwrap_or_else(|p| p.into_inner()) =
+            confirmed.iter().map(|p| p.key.url.to_string()).collect();
+    }
 }
 
 impl Context {
@@ -115,7 +135,11 @@ impl Context {
         let projected = self.projected.lock().unwrap_or_else(|p| p.into_inner());
         projected
             .iter()
-            .filter(|(id, p)| !now.contains(*id) && in_cluster.get(*id) == Some(&p.port))
+            .filter(|(id, p)| {
+                !now.contains(*id)
+                    && p.port()
+                        .is_some_and(|port| in_cluster.get(*id) == Some(&port))
+            })
             .map(|(_, p)| p.clone())
             .collect()
     }

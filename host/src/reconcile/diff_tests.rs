@@ -78,24 +78,91 @@ fn a_field_bindery_sets_that_changed_is_a_difference() {
 
 #[test]
 fn ownership_is_the_labels_alone() {
-    assert_eq!(Owner::of(&svc("ClusterIP", None, OURS), "a"), Owner::Us);
     assert_eq!(
-        Owner::of(&svc("ClusterIP", None, OURS), "b"),
+        Owner::of(&svc("ClusterIP", None, OURS).metadata, "a"),
+        Owner::Us
+    );
+    assert_eq!(
+        Owner::of(&svc("ClusterIP", None, OURS).metadata, "b"),
         Owner::OtherAccount("a".into())
     );
-    assert_eq!(Owner::of(&svc("ClusterIP", None, &[]), "a"), Owner::Foreign);
+    assert_eq!(
+        Owner::of(&svc("ClusterIP", None, &[]).metadata, "a"),
+        Owner::Foreign
+    );
     let only_account = [("bindery.dev/account", "a")];
     assert_eq!(
-        Owner::of(&svc("ClusterIP", None, &only_account), "a"),
+        Owner::of(&svc("ClusterIP", None, &only_account).metadata, "a"),
         Owner::Foreign
     );
     let no_account = [("app.kubernetes.io/managed-by", "bindery")];
     assert_eq!(
-        Owner::of(&svc("ClusterIP", None, &no_account), "a"),
+        Owner::of(&svc("ClusterIP", None, &no_account).metadata, "a"),
         Owner::Foreign
     );
     assert_eq!(
         selector("a"),
         "app.kubernetes.io/managed-by=bindery,bindery.dev/account=a"
+    );
+}
+
+fn slice(ready: &[bool]) -> k8s_openapi::api::discovery::v1::EndpointSlice {
+    use k8s_openapi::api::discovery::v1::{
+        Endpoint, EndpointConditions, EndpointPort, EndpointSlice,
+    };
+    let mut s = EndpointSlice {
+        address_type: "IPv4".into(),
+        endpoints: ready
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| Endpoint {
+                addresses: vec![format!("10.0.0.{}", i + 1)],
+                conditions: Some(EndpointConditions {
+                    ready: Some(r),
+                    serving: Some(r),
+                    terminating: Some(false),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some("tcp-80".into()),
+            port: Some(80),
+            protocol: Some("TCP".into()),
+            app_protocol: None,
+        }]),
+        ..Default::default()
+    };
+    s.metadata.labels = Some(
+        OURS.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    s
+}
+
+#[test]
+fn a_slice_is_written_again_only_when_an_endpoint_or_its_readiness_changed() {
+    use super::slice_differs;
+    let desired = slice(&[true, true]);
+    let mut live = slice(&[true, true]);
+    live.metadata.resource_version = Some("7".into());
+    live.metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("someone".into(), "else".into());
+    live.endpoints[0].node_name = None;
+    assert!(!slice_differs(&live, &desired));
+    assert!(slice_differs(&slice(&[true, false]), &desired), "readiness");
+    assert!(slice_differs(&slice(&[true]), &desired), "an endpoint less");
+    let mut moved = slice(&[true, true]);
+    moved.ports.as_mut().unwrap()[0].port = Some(81);
+    assert!(slice_differs(&moved, &desired), "the port");
+    let mut foreign = slice(&[true, true]);
+    foreign.metadata.labels = None;
+    assert!(
+        slice_differs(&foreign, &desired),
+        "Bindery's labels missing"
     );
 }

@@ -4,24 +4,30 @@
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     #[error(
-        "server-side apply of Service {service} failed: {source}; check that the operator may get and patch services there"
+        "server-side apply of {kind} {object} failed: {source}; check that the operator may get and patch {resource} there"
     )]
     Apply {
-        service: String,
+        kind: &'static str,
+        object: String,
+        resource: &'static str,
         source: kube::Error,
     },
     #[error(
-        "reading Service {service} before applying failed: {source}; check that the operator may get services there"
+        "reading {kind} {object} before applying failed: {source}; check that the operator may get {resource} there"
     )]
     Read {
-        service: String,
+        kind: &'static str,
+        object: String,
+        resource: &'static str,
         source: kube::Error,
     },
     #[error(
-        "deleting orphaned Service {service} failed: {source}; it is retried on the next pass (check that the operator may delete services)"
+        "deleting orphaned {kind} {object} failed: {source}; it is retried on the next pass (check that the operator may delete {resource})"
     )]
     Delete {
-        service: String,
+        kind: &'static str,
+        object: String,
+        resource: &'static str,
         source: kube::Error,
     },
     #[error(

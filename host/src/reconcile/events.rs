@@ -33,7 +33,7 @@ impl Events {
         if map.get(subject) == Some(&said) {
             return false;
         }
-        tracing::warn!(%subject, reason, note, "problem reported");
+        tracing::warn!(%subject, reason, note, "entry needs attention");
         map.insert(subject.to_string(), said);
         true
     }

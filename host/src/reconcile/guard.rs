@@ -179,11 +179,26 @@ impl Guard {
     }
 }
 
-/// The projections (upstream Service names) the Services belong to.
+/// The projections the Services belong to: their upstream Service's name,
+/// else (a direct projection, a Service alone) their own.
 fn projections(services: &[&Service]) -> BTreeSet<String> {
     services
         .iter()
-        .filter_map(|s| s.metadata.labels.as_ref()?.get(LABEL_UPSTREAM).cloned())
+        .map(|s| {
+            let upstream = s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_UPSTREAM));
+            match upstream {
+                Some(u) => u.clone(),
+                None => format!(
+                    "{}/{}",
+                    s.metadata.namespace.as_deref().unwrap_or_default(),
+                    s.metadata.name.as_deref().unwrap_or_default()
+                ),
+            }
+        })
         .collect()
 }
 

@@ -126,6 +126,13 @@ pub fn entry(
             "Projected",
             format!("Service {target} fronts {upstream}, forwarder port {port}"),
         ),
+        Verdict::Direct {
+            target, listing, ..
+        } => (
+            if listing.ready > 0 { "True" } else { "False" },
+            verdict.reason(),
+            super::status::direct_message(target, listing),
+        ),
         Verdict::Blocked {
             reason, message, ..
         } => ("False", *reason, message.clone()),

@@ -12,11 +12,12 @@ pub struct ReconcileMetrics {
     pub reconciles: Counter,
     /// Passes that ended with at least one error.
     pub failed: Counter,
-    /// Server-side applies of Services and BoundEndpoint statuses.
+    /// Server-side applies of Services, EndpointSlices and BoundEndpoint
+    /// statuses.
     pub applies: Counter,
-    /// Orphaned Services deleted.
+    /// Orphaned Services and EndpointSlices deleted.
     pub deletes: Counter,
-    /// Services found that Bindery does not own.
+    /// Services and EndpointSlices found that Bindery does not own.
     pub conflicts: Counter,
     /// Duration of a whole pass.
     pub duration: Histogram,
@@ -90,13 +91,17 @@ impl ReconcileMetrics {
         );
         r.register(
             "applies",
-            "Server-side applies made (Services and statuses); a no-op pass makes none",
+            "Server-side applies made (Services, EndpointSlices and statuses); a no-op pass makes none",
             self.applies.clone(),
         );
-        r.register("deletes", "Orphaned Services deleted", self.deletes.clone());
+        r.register(
+            "deletes",
+            "Orphaned Services and EndpointSlices deleted",
+            self.deletes.clone(),
+        );
         r.register(
             "conflicts",
-            "Services found in the way on a pass that Bindery does not own (left untouched)",
+            "Services and EndpointSlices found in the way on a pass that Bindery does not own (left untouched)",
             self.conflicts.clone(),
         );
         r.register(

@@ -5,13 +5,15 @@
 //! resync that finds nothing to change makes no request.
 //!
 //! - [`context`]: the shared [`Context`] of every pass;
-//! - [`observed`]: a pass's inputs; [`watch`]: the Services and Namespaces
-//!   caches;
+//! - [`observed`]: a pass's inputs (and [`Upstreams`], what the process
+//!   knows of direct projections' upstreams); [`watch`]: the Services,
+//!   EndpointSlices and Namespaces caches;
 //! - [`pass`]: the [`reconcile`] fn; applies, then cleans up;
 //! - [`allocations`]: forwarder ports read back from upstream Services;
-//! - [`owned`]: whose a Service is (labels only);
-//! - [`diff`]: whether a live Service needs an apply;
-//! - [`apply`]: server-side apply, never over a Service not ours;
+//! - [`owned`]: whose a Service or EndpointSlice is (labels only);
+//! - [`diff`]: whether a live object needs an apply;
+//! - [`apply`]: server-side apply, never over an object not ours;
+//! - [`direct`]: a direct projection's Service and slices, in order;
 //! - [`cleanup`]: orphans deleted, by uid, 404 counted as done;
 //! - [`guard`]: the deletion guard every orphan passes first;
 //! - [`verdict`]: what became of each entry; [`status`]: its conditions;
@@ -26,6 +28,7 @@ pub mod apply;
 pub mod cleanup;
 pub mod context;
 pub mod diff;
+pub mod direct;
 pub mod error;
 pub mod events;
 pub mod guard;
@@ -47,5 +50,5 @@ pub use guard::GuardSettings;
 pub use lease::Leadership;
 pub use member::Hub;
 pub use metrics::ReconcileMetrics;
-pub use observed::Observed;
+pub use observed::{Observed, Upstreams};
 pub use pass::{Pass, reconcile};

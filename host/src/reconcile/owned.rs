@@ -1,6 +1,7 @@
-//! Which Services are Bindery's: the labels, never the name. Owner
-//! references cannot cross namespaces, so labels are the only mark.
-use k8s_openapi::api::core::v1::Service;
+//! Which Services and EndpointSlices are Bindery's: the labels, never the
+//! name. Owner references cannot cross namespaces, so labels are the only
+//! mark.
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::pipeline::project::{LABEL_ACCOUNT, LABEL_MANAGED_BY, MANAGED_BY};
 
@@ -21,8 +22,8 @@ pub enum Owner {
 }
 
 impl Owner {
-    pub fn of(svc: &Service, account: &str) -> Owner {
-        let labels = svc.metadata.labels.as_ref();
+    pub fn of(meta: &ObjectMeta, account: &str) -> Owner {
+        let labels = meta.labels.as_ref();
         let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
         if label(LABEL_MANAGED_BY) != Some(MANAGED_BY) {
             return Owner::Foreign;

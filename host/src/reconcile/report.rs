@@ -3,7 +3,8 @@
 //! guard holds. Entries of the
 //! catalog file have no object; their Events regard the upstream Service's
 //! name in the operator namespace (which exists, unlike perhaps the
-//! target's namespace).
+//! target's namespace). In direct mode there is no upstream Service, and
+//! Bindery may not write Events in the URLs' namespaces: the log says it.
 use std::collections::HashMap;
 
 use futures::StreamExt;
@@ -59,10 +60,25 @@ pub async fn statuses(
         world.bound.iter().map(|o| entry_id(o)).collect();
     for e in world.entries.iter().filter(|e| !objects.contains(&e.id)) {
         match verdicts.get(&e.id) {
-            Some(v @ Verdict::Blocked { upstream, .. }) => {
+            Some(
+                v @ Verdict::Blocked {
+                    upstream: Some(upstream),
+                    ..
+                },
+            ) => {
                 let (ns, name) = upstream.split_once('/').unwrap_or_default();
                 let regarding = reference("v1", "Service", ns, name, None);
                 event(ctx, &e.id, v, &regarding).await;
+            }
+            Some(v @ (Verdict::Blocked { .. } | Verdict::Direct { .. })) => {
+                for (subject, notice) in notices(&e.id, v) {
+                    match notice {
+                        Some((reason, note)) => {
+                            ctx.events.news(&subject, reason, &note);
+                        }
+                        None => ctx.events.forget(&subject),
+                    }
+                }
             }
             // No object to regard: the log says it, once per change.
             Some(Verdict::Rejected { kind, message }) if kind.is_error() => {
@@ -73,24 +89,62 @@ pub async fn statuses(
     }
 }
 
-/// A Warning for a problem to fix; nothing for a choice of the policy.
+/// A Warning for a problem to fix; nothing for a choice of the policy. A
+/// direct projection may have two at once, each its own subject: what its
+/// slices lack (no ready endpoint, upstreams left out) and the settings it
+/// asks for that direct mode does not do.
 async fn event(
     ctx: &Context,
     id: &str,
     v: &Verdict,
     regarding: &k8s_openapi::api::core::v1::ObjectReference,
 ) {
-    let note = match v {
-        Verdict::Blocked { message, .. } => message,
-        Verdict::Rejected { kind, message } if kind.is_error() => message,
-        _ => {
-            ctx.events.forget(id);
-            return;
+    for (subject, notice) in notices(id, v) {
+        match notice {
+            Some((reason, note)) => {
+                ctx.events
+                    .warn(&subject, regarding, reason, format!("{id}: {note}"))
+                    .await
+            }
+            None => ctx.events.forget(&subject),
         }
+    }
+}
+
+/// A reason and a note, or nothing to say (any more).
+type Notice = Option<(&'static str, String)>;
+
+/// What to say about entry `id`, by subject: its problem, and in direct
+/// mode the settings it asks for that do not act.
+fn notices(id: &str, v: &Verdict) -> [(String, Notice); 2] {
+    let (main, ignored) = match v {
+        Verdict::Blocked { message, .. } => (Some((v.reason(), message.clone())), None),
+        Verdict::Rejected { kind, message } if kind.is_error() => {
+            (Some((v.reason(), message.clone())), None)
+        }
+        Verdict::Direct {
+            target,
+            listing,
+            ignored,
+        } => {
+            let main = if listing.ready == 0 {
+                Some((v.reason(), super::status::direct_message(target, listing)))
+            } else if !listing.problems.is_empty() {
+                let m = format!(
+                    "Service {target} lists {} of its upstreams' addresses; left out: {}",
+                    listing.listed,
+                    listing.problems.join("; ")
+                );
+                Some(("UpstreamsLeftOut", m))
+            } else {
+                None
+            };
+            let ignored = (!ignored.is_empty()).then(|| ("SettingsIgnored", ignored.join("; ")));
+            (main, ignored)
+        }
+        _ => (None, None),
     };
-    ctx.events
-        .warn(id, regarding, v.reason(), format!("{id}: {note}"))
-        .await;
+    [(id.to_string(), main), (format!("{id}#ignored"), ignored)]
 }
 
 /// Say that deletions are held (`Some`), or that none are any more: a

@@ -1,13 +1,14 @@
 //! `BoundEndpoint` status: `Ready`, `Selected`, `ServicesApplied` and
-//! `Conflict`, each with `observedGeneration`, written by server-side apply
-//! on the status subresource only when something in it changed.
+//! `Conflict` (and in direct mode `SettingsIgnored`), each with
+//! `observedGeneration`, written by server-side apply on the status
+//! subresource only when something in it changed.
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 
 use super::context::{Context, FIELD_MANAGER};
 use super::error::ReconcileError;
 use super::verdict::Verdict;
-use crate::catalog::{BoundEndpoint, BoundEndpointStatus};
+use crate::catalog::{BoundEndpoint, BoundEndpointStatus, Mode};
 use crate::pipeline::RejectKind;
 
 /// The status a verdict gives an object of `generation`; transition times
@@ -27,6 +28,13 @@ pub fn desired(
             "Projected",
             format!("Service {target} fronts {upstream}, forwarder port {port}"),
         ),
+        Verdict::Direct {
+            target, listing, ..
+        } => (
+            listing.ready > 0,
+            verdict.reason(),
+            direct_message(target, listing),
+        ),
         Verdict::Blocked {
             reason, message, ..
         } => (false, *reason, message.clone()),
@@ -39,7 +47,11 @@ pub fn desired(
             ..
         }
     );
-    let conflict = matches!(reason, "Conflict" | "PoolConflict" | "NameCollision");
+    let conflict = matches!(
+        reason,
+        "Conflict" | "PoolConflict" | "ModeConflict" | "NameCollision"
+    );
+    let applied = ready || matches!(verdict, Verdict::Direct { .. });
     let cond = |type_: &str, status: bool, reason: &str, message: &str| {
         condition(type_, status, reason, message, generation, live)
     };
@@ -48,31 +60,89 @@ pub fn desired(
     } else {
         (reason, message.as_str())
     };
-    let conditions = vec![
+    let mut conditions = vec![
         cond("Ready", ready, reason, &message),
         cond("Selected", selected, sel_reason, sel_message),
-        cond("ServicesApplied", ready, reason, &message),
+        if applied && !ready {
+            cond(
+                "ServicesApplied",
+                true,
+                "Applied",
+                "the Service and its EndpointSlices are applied",
+            )
+        } else {
+            cond("ServicesApplied", ready, reason, &message)
+        },
         if conflict {
             cond("Conflict", true, reason, &message)
         } else {
             cond("Conflict", false, "NoConflict", "")
         },
     ];
-    let (target, upstream) = match verdict {
+    if let Verdict::Direct { ignored, .. } = verdict {
+        conditions.push(if ignored.is_empty() {
+            cond("SettingsIgnored", false, "NoneIgnored", "")
+        } else {
+            cond("SettingsIgnored", true, "DirectMode", &ignored.join("; "))
+        });
+    }
+    let (mode, target, upstream, endpoints) = match verdict {
         Verdict::Ready {
             target, upstream, ..
-        }
-        | Verdict::Blocked {
+        } => (Some(Mode::Proxy), Some(target), Some(upstream), None),
+        Verdict::Blocked {
             target, upstream, ..
-        } => (Some(target.clone()), Some(upstream.clone())),
-        Verdict::Rejected { .. } => (None, None),
+        } => {
+            let mode = if upstream.is_some() {
+                Mode::Proxy
+            } else {
+                Mode::Direct
+            };
+            (Some(mode), Some(target), upstream.as_ref(), None)
+        }
+        Verdict::Direct {
+            target, listing, ..
+        } => (
+            Some(Mode::Direct),
+            Some(target),
+            None,
+            Some(format!("{}/{}", listing.ready, listing.listed)),
+        ),
+        Verdict::Rejected { .. } => (None, None, None, None),
     };
     BoundEndpointStatus {
         conditions,
-        target,
-        upstream,
+        mode,
+        target: target.cloned(),
+        upstream: upstream.cloned(),
+        endpoints,
         ..BoundEndpointStatus::default()
     }
+}
+
+/// The `Ready` message of a direct projection: what its slices list, what
+/// was left out, and what clients see when nothing is ready.
+pub(crate) fn direct_message(target: &str, listing: &crate::pipeline::project::Listing) -> String {
+    let mut m = if listing.ready > 0 {
+        format!(
+            "Service {target} lists {} of {} upstream addresses ready in its EndpointSlices (direct mode: kube-proxy balances, no forwarder hop)",
+            listing.ready, listing.listed
+        )
+    } else if listing.listed > 0 {
+        format!(
+            "none of the {} upstream addresses of Service {target} passes its health check: kube-proxy rejects new connections to it until one does",
+            listing.listed
+        )
+    } else {
+        format!(
+            "Service {target} lists no upstream address: kube-proxy rejects new connections to it until one is listed"
+        )
+    };
+    if !listing.problems.is_empty() {
+        m.push_str("; left out: ");
+        m.push_str(&listing.problems.join("; "));
+    }
+    m
 }
 
 fn condition(
@@ -109,6 +179,8 @@ pub async fn write(
     // object, the members' entries are theirs.
     let same = object.status.as_ref().is_some_and(|live| {
         live.conditions == status.conditions
+            && live.mode == status.mode
+            && live.endpoints == status.endpoints
             && live.target == status.target
             && live.upstream == status.upstream
     });

@@ -61,7 +61,7 @@ fn conflicts_and_rejections_give_their_reasons() {
         reason: "Conflict",
         message: "Service apps/web exists".into(),
         target: "apps/web".into(),
-        upstream: "ops/u".into(),
+        upstream: Some("ops/u".into()),
     };
     let s = desired(&blocked, Some(1), None);
     assert_eq!(
@@ -86,4 +86,62 @@ fn conflicts_and_rejections_give_their_reasons() {
         ("False", "NotSelected")
     );
     assert_eq!(s.target, None);
+}
+
+fn direct(ready: usize, listed: usize, ignored: &[&str]) -> Verdict {
+    Verdict::Direct {
+        target: "storage/rgw".into(),
+        listing: crate::pipeline::project::Listing {
+            listed,
+            ready,
+            problems: vec!["rgw9.example:7480 (e) does not resolve: no such host".into()],
+        },
+        ignored: ignored.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn a_direct_endpoint_is_ready_while_an_endpoint_is_and_says_what_was_left_out() {
+    let s = desired(&direct(11, 12, &[]), Some(2), None);
+    let ready = condition(&s, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("True", "Projected")
+    );
+    assert!(ready.message.contains("11 of 12"), "{}", ready.message);
+    assert!(
+        ready.message.contains("does not resolve"),
+        "{}",
+        ready.message
+    );
+    assert_eq!(s.mode, Some(crate::catalog::Mode::Direct));
+    assert_eq!(s.endpoints.as_deref(), Some("11/12"));
+    assert_eq!(
+        (s.target.as_deref(), s.upstream.as_deref()),
+        (Some("storage/rgw"), None)
+    );
+    assert_eq!(condition(&s, "SettingsIgnored").status, "False");
+
+    let s = desired(&direct(0, 12, &["weights do not act"]), Some(2), None);
+    let ready = condition(&s, "Ready");
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "NoReadyEndpoints")
+    );
+    assert!(
+        ready.message.contains("kube-proxy rejects"),
+        "{}",
+        ready.message
+    );
+    let applied = condition(&s, "ServicesApplied");
+    assert_eq!(
+        (applied.status.as_str(), applied.reason.as_str()),
+        ("True", "Applied")
+    );
+    let ignored = condition(&s, "SettingsIgnored");
+    assert_eq!(
+        (ignored.status.as_str(), ignored.reason.as_str()),
+        ("True", "DirectMode")
+    );
+    assert_eq!(ignored.message, "weights do not act");
 }

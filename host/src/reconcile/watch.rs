@@ -1,10 +1,12 @@
 //! The cluster's side of a pass, each kept by a reflector
-//! ([`crate::cluster::reflect`]): this account's Services (label selector,
-//! every namespace) and the Namespaces. Every event notifies the trigger.
+//! ([`crate::cluster::reflect`]): this account's Services and
+//! EndpointSlices (label selector, every namespace) and the Namespaces.
+//! Every event notifies the trigger.
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::Api;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
@@ -18,6 +20,7 @@ use crate::cluster::reflect::spawn;
 #[derive(Clone)]
 pub struct Stores {
     pub services: Store<Service>,
+    pub slices: Store<EndpointSlice>,
     pub namespaces: Store<Namespace>,
 }
 
@@ -31,7 +34,20 @@ impl Stores {
     ) -> Stores {
         let labels = watcher::Config::default().labels(&owned::selector(account));
         Stores {
-            services: spawn("Services", Api::all(client.clone()), labels, &trigger, stop),
+            services: spawn(
+                "Services",
+                Api::all(client.clone()),
+                labels.clone(),
+                &trigger,
+                stop,
+            ),
+            slices: spawn(
+                "EndpointSlices",
+                Api::all(client.clone()),
+                labels,
+                &trigger,
+                stop,
+            ),
             namespaces: spawn(
                 "Namespaces",
                 Api::all(client.clone()),
@@ -46,6 +62,7 @@ impl Stores {
     /// would take what it cannot see for orphans.
     pub async fn ready(&self) -> bool {
         self.services.wait_until_ready().await.is_ok()
+            && self.slices.wait_until_ready().await.is_ok()
             && self.namespaces.wait_until_ready().await.is_ok()
     }
 

@@ -188,6 +188,20 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
                 ("create", "services", "storage", true),
                 ("delete", "services", own, true),
                 ("watch", "services", "", true),
+                // Direct mode's EndpointSlices, as the Services.
+                ("patch", "endpointslices.discovery.k8s.io", "storage", true),
+                ("create", "endpointslices.discovery.k8s.io", "storage", true),
+                ("update", "endpointslices.discovery.k8s.io", "storage", true),
+                ("delete", "endpointslices.discovery.k8s.io", own, true),
+                ("get", "endpointslices.discovery.k8s.io", "storage", true),
+                ("list", "endpointslices.discovery.k8s.io", "", true),
+                ("watch", "endpointslices.discovery.k8s.io", "", true),
+                (
+                    "deletecollection",
+                    "endpointslices.discovery.k8s.io",
+                    own,
+                    false,
+                ),
                 ("list", "namespaces", "", true),
                 ("create", "namespaces", "", false),
                 ("delete", "namespaces", "", false),
@@ -279,6 +293,24 @@ fn renders_apply_to_an_apiserver_with_least_privilege_rbac() {
         svc.path().to_str().unwrap(),
     ]);
     assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let slice = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        slice.path(),
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: rgw-direct\n  namespace: storage\n  \
+         labels: {kubernetes.io/service-name: rgw-direct, endpointslice.kubernetes.io/managed-by: bindery.dev}\n\
+         addressType: IPv4\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]\nports: [{name: tcp-7480, port: 7480}]\n",
+    )
+    .unwrap();
+    let applied = as_sa(&[
+        "apply",
+        "--server-side",
+        "--field-manager=bindery",
+        "-f",
+        slice.path().to_str().unwrap(),
+    ]);
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let deleted = as_sa(&["delete", "endpointslice", "rgw-direct", "-n", "storage"]);
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
     let lease = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(
         lease.path(),

@@ -258,6 +258,18 @@ pub struct Operator {
 impl Operator {
     /// `bindery run --kubeconfig .. --admin <free port> <args>` as pod `pod`.
     pub fn start(cluster: &Cluster, pod: &str, args: &[&str]) -> Operator {
+        Operator::start_with(cluster, bindery(), &cluster.kubeconfig, pod, args)
+    }
+
+    /// As [`Operator::start`], the binary started by `command` (e.g. in a
+    /// network namespace) with `kubeconfig`.
+    pub fn start_with(
+        cluster: &Cluster,
+        mut command: Command,
+        kubeconfig: &std::path::Path,
+        pod: &str,
+        args: &[&str],
+    ) -> Operator {
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = cluster.dir.join(format!("{pod}.log"));
         let file = std::fs::OpenOptions::new()
@@ -265,10 +277,10 @@ impl Operator {
             .append(true)
             .open(&log)
             .expect("operator log");
-        let child = bindery()
+        let child = command
             .arg("run")
             .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
+            .arg(kubeconfig)
             .arg("--admin")
             .arg(admin.to_string())
             .args(args)

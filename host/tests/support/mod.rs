@@ -17,6 +17,8 @@ use bindery::plugin::{Runtime, RuntimeOptions};
 
 pub mod cluster;
 pub mod forward;
+pub mod kube_proxy;
+pub mod netns;
 pub mod node;
 pub mod registry;
 pub mod tools;

@@ -105,3 +105,9 @@ pub fn componentize_py_venv() -> PathBuf {
     }
     venv
 }
+
+/// kube-proxy of testenv's Kubernetes version (direct mode's tests run it
+/// in a network namespace of their own).
+pub fn kube_proxy() -> PathBuf {
+    built("kube-proxy")
+}

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Authority;
 use http::{Uri, Version};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -41,12 +42,15 @@ const HOP_BY_HOP: [HeaderName; 6] = [
 /// One pass over the names present picks what goes, so a head without
 /// hop-by-hop headers costs no lookups.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // `Host` is end to end whatever `Connection` says: a request without
+    // it is not valid HTTP/1.1.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| n != header::HOST)
         .collect();
     let goes = |k: &HeaderName| {
         if k == header::CONNECTION || k == header::UPGRADE {
@@ -71,8 +75,8 @@ pub fn client_value(client: IpAddr) -> HeaderValue {
 }
 
 /// Append the client (`client`, from [`client_value`]) to
-/// `X-Forwarded-For`; set `X-Forwarded-Proto: http` unless a proxy in front
-/// already said how the client connected.
+/// `X-Forwarded-For`; set `X-Forwarded-Proto: http`, replacing a client's
+/// own: the client reached Bindery over plain HTTP, whatever it claims.
 pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
     let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
     let value = match (prior, client.to_str()) {
@@ -86,17 +90,16 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: &HeaderValue) {
     if let Some(v) = value {
         headers.insert(X_FORWARDED_FOR, v);
     }
-    headers
-        .entry(X_FORWARDED_PROTO)
-        .or_insert(HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
 }
 
-/// An HTTP/1.1 request head for the upstream: origin-form URI and a `Host`
-/// (h2 clients send the authority in the URI instead).
+/// An HTTP/1.1 request head for the upstream: origin-form URI and a `Host`.
+/// A target with an authority (an absolute-form target, h2's `:authority`)
+/// gives the `Host`, replacing any received (RFC 9112 §3.2.2, RFC 9113
+/// §8.3.1); user info is never forwarded.
 pub fn to_http11(parts: &mut http::request::Parts) {
-    if !parts.headers.contains_key(header::HOST)
-        && let Some(authority) = parts.uri.authority()
-        && let Ok(v) = HeaderValue::from_str(authority.as_str())
+    if let Some(authority) = parts.uri.authority()
+        && let Ok(v) = HeaderValue::from_str(host_of(authority))
     {
         parts.headers.insert(header::HOST, v);
     }
@@ -108,6 +111,88 @@ pub fn to_http11(parts: &mut http::request::Parts) {
         }
     }
     parts.version = Version::HTTP_11;
+}
+
+/// `Host` for an HTTP/1.0 request that came without one: the endpoint's
+/// own `name.namespace:port` (`url`), the name the client reached.
+pub fn default_host(headers: &mut HeaderMap, url: &str) {
+    if !headers.contains_key(header::HOST)
+        && let Some(authority) = url.split_once("://").map(|(_, a)| a)
+        && let Ok(v) = HeaderValue::from_str(authority)
+    {
+        headers.insert(header::HOST, v);
+    }
+}
+
+/// `host[:port]` of an authority, without user info.
+fn host_of(authority: &Authority) -> &str {
+    let a = authority.as_str();
+    a.rsplit_once('@').map_or(a, |(_, host)| host)
+}
+
+/// Why a request is answered by the forwarder before it is routed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// `CONNECT`: the forwarder serves one endpoint, it is no tunnel to
+    /// anywhere (`405`).
+    Connect,
+    /// No `Host` in an HTTP/1.1 request, several, or one that is no
+    /// `host[:port]` (`400`).
+    Host(&'static str),
+    /// The request head is larger than `maxHeadBytes` (`431`).
+    TooLarge(usize),
+}
+
+/// The checks a request head must pass before it is routed: the method,
+/// its `Host` when the target carries no authority, and its size (the
+/// request line and header fields as sent, within a few bytes of
+/// whitespace).
+pub fn check(parts: &http::request::Parts, max_head: usize) -> Result<(), Refused> {
+    if parts.method == http::Method::CONNECT {
+        return Err(Refused::Connect);
+    }
+    if parts.uri.authority().is_none() {
+        let mut hosts = parts.headers.get_all(header::HOST).iter();
+        match (hosts.next(), hosts.next()) {
+            (None, _) if parts.version >= Version::HTTP_11 => {
+                return Err(Refused::Host("no Host header"));
+            }
+            (None, _) => {}
+            (Some(_), Some(_)) => return Err(Refused::Host("more than one Host header")),
+            (Some(v), None) if !valid_host(v.as_bytes()) => {
+                return Err(Refused::Host("the Host header is not host[:port]"));
+            }
+            (Some(_), None) => {}
+        }
+    }
+    let line =
+        parts.method.as_str().len() + parts.uri.path_and_query().map_or(1, |p| p.as_str().len());
+    let mut size = line + " HTTP/1.1\r\n\r\n".len();
+    for (name, value) in &parts.headers {
+        size += name.as_str().len() + value.len() + ": \r\n".len();
+        if size > max_head {
+            return Err(Refused::TooLarge(max_head));
+        }
+    }
+    if size > max_head {
+        return Err(Refused::TooLarge(max_head));
+    }
+    Ok(())
+}
+
+/// `Host` is `uri-host [":" port]` (RFC 9110 §7.2): an authority without
+/// user info, with a host, and a port of digits if any.
+fn valid_host(v: &[u8]) -> bool {
+    let Ok(a) = Authority::try_from(v) else {
+        return false;
+    };
+    let text = a.as_str();
+    // Past an IPv6 literal's brackets, a colon can only start the port.
+    let tail = text.rsplit_once(']').map_or(text, |(_, rest)| rest);
+    let port = tail.split_once(':').map(|(_, p)| p);
+    !text.contains('@')
+        && !a.host().is_empty()
+        && port.is_none_or(|p| p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

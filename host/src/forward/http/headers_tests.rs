@@ -44,7 +44,7 @@ fn an_upgrade_keeps_its_upgrade_headers() {
 }
 
 #[test]
-fn forwarded_for_appends_and_proto_is_kept() {
+fn forwarded_for_appends_and_proto_is_replaced() {
     let client = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
     let mut h = map(&[
         ("x-forwarded-for", "10.1.1.1"),
@@ -52,7 +52,10 @@ fn forwarded_for_appends_and_proto_is_kept() {
     ]);
     add_forwarded(&mut h, &client_value(client));
     assert_eq!(h["x-forwarded-for"], "10.1.1.1, 127.0.0.9");
-    assert_eq!(h["x-forwarded-proto"], "https");
+    assert_eq!(
+        h["x-forwarded-proto"], "http",
+        "the client's own claim is replaced"
+    );
     let mut fresh = HeaderMap::new();
     add_forwarded(&mut fresh, &client_value(client));
     assert_eq!(fresh["x-forwarded-for"], "127.0.0.9");
@@ -88,4 +91,78 @@ fn a_head_without_hop_by_hop_headers_is_left_as_it_is() {
     ]);
     strip_hop_by_hop(&mut u, false);
     assert!(u.is_empty(), "{u:?}");
+}
+
+#[test]
+fn connection_never_removes_host() {
+    let mut h = map(&[
+        ("host", "a"),
+        ("connection", "host, x-gone"),
+        ("x-gone", "1"),
+    ]);
+    strip_hop_by_hop(&mut h, false);
+    assert_eq!(h[HOST], "a");
+    assert!(!h.contains_key("x-gone"));
+}
+
+#[test]
+fn the_target_s_authority_replaces_host() {
+    let mut abs =
+        head(Request::get("http://user@other.example:8080/abs").header(HOST, "rgw.storage:7480"));
+    to_http11(&mut abs);
+    assert_eq!(abs.uri, "/abs");
+    assert_eq!(abs.headers[HOST], "other.example:8080");
+    let mut h2 = head(
+        Request::get("http://rgw.storage:7480/k")
+            .version(Version::HTTP_2)
+            .header(HOST, "elsewhere"),
+    );
+    to_http11(&mut h2);
+    assert_eq!(h2.headers[HOST], "rgw.storage:7480", ":authority wins");
+}
+
+#[test]
+fn a_request_needs_one_valid_host_unless_its_target_has_an_authority() {
+    let ok = head(Request::get("/").header(HOST, "rgw.storage:7480"));
+    assert_eq!(check(&ok, 65536), Ok(()));
+    let none = head(Request::get("/"));
+    assert_eq!(check(&none, 65536), Err(Refused::Host("no Host header")));
+    let old = head(Request::get("/").version(Version::HTTP_10));
+    assert_eq!(check(&old, 65536), Ok(()), "HTTP/1.0 needs no Host");
+    let two = head(Request::get("/").header(HOST, "a").header(HOST, "b"));
+    assert!(matches!(check(&two, 65536), Err(Refused::Host(_))));
+    for good in ["rgw.storage", "rgw.storage:7480", "[::1]:80", "10.0.0.1"] {
+        let h = head(Request::get("/").header(HOST, good));
+        assert_eq!(check(&h, 65536), Ok(()), "{good:?}");
+    }
+    for bad in ["bad host!/x", "", "user@host", "a, b", "host:port", "a:b:c"] {
+        let h = head(Request::get("/").header(HOST, bad));
+        assert!(matches!(check(&h, 65536), Err(Refused::Host(_))), "{bad:?}");
+    }
+    let abs = head(Request::get("http://rgw.storage:7480/"));
+    assert_eq!(check(&abs, 65536), Ok(()), "absolute-form carries its host");
+}
+
+#[test]
+fn connect_and_oversized_heads_are_refused() {
+    let c = head(Request::connect("rgw.storage:7480").header(HOST, "rgw.storage:7480"));
+    assert_eq!(check(&c, 65536), Err(Refused::Connect));
+    let big = head(
+        Request::get("/")
+            .header(HOST, "a")
+            .header("x-big", "a".repeat(70_000)),
+    );
+    assert_eq!(check(&big, 65536), Err(Refused::TooLarge(65536)));
+    let long = head(
+        Request::get(format!("/{}", "p".repeat(60_000)))
+            .header(HOST, "a")
+            .header("x-more", "m".repeat(6_000)),
+    );
+    assert_eq!(check(&long, 65536), Err(Refused::TooLarge(65536)));
+    let fits = head(
+        Request::get("/")
+            .header(HOST, "a")
+            .header("x-big", "a".repeat(60_000)),
+    );
+    assert_eq!(check(&fits, 65536), Ok(()));
 }

@@ -8,7 +8,7 @@
 //! A client that trickles a request head never completes a request, so it
 //! is idle too, and closed once a graceful close does not end it.
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Requests of one client connection, as the idle check sees them.
@@ -16,12 +16,18 @@ use std::time::Duration;
 pub struct Activity {
     started: AtomicU64,
     in_flight: AtomicUsize,
+    /// No HTTP/1 request head will come again: an h2 connection (its
+    /// requests are streams), or one switched to another protocol.
+    headless: AtomicBool,
 }
 
 impl Activity {
     /// A request arrived; it is in flight until the guard drops (with the
     /// response body, or with the request when it fails).
-    pub fn begin(self: &Arc<Self>) -> InFlight {
+    pub fn begin(self: &Arc<Self>, version: http::Version) -> InFlight {
+        if version == http::Version::HTTP_2 {
+            self.headless.store(true, Ordering::Relaxed);
+        }
         self.started.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(self.clone())
@@ -31,6 +37,17 @@ impl Activity {
     pub fn busy_since(&self, started: u64) -> bool {
         self.started.load(Ordering::Relaxed) != started
             || self.in_flight.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether a request is in flight.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether the connection is h2 (known from its first request) or
+    /// switched protocols.
+    pub fn headless(&self) -> bool {
+        self.headless.load(Ordering::Relaxed)
     }
 
     pub fn started(&self) -> u64 {
@@ -59,6 +76,14 @@ impl Activity {
 
 /// One request in flight.
 pub struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    /// The request switches the connection to another protocol: what
+    /// follows is a tunnel's bytes, no request head.
+    pub fn switched(&self) {
+        self.0.headless.store(true, Ordering::Relaxed);
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {

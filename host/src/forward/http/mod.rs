@@ -8,9 +8,11 @@
 //! - [`headers`]: hop-by-hop headers, `X-Forwarded-*`, origin-form;
 //! - [`body`]: bodies that count bytes and hold the upstream's in-flight mark;
 //! - [`idle`]: when a client connection is idle;
+//! - [`head_timeout`]: a request head must arrive within its timeout;
 //! - [`upgrade`]: `101 Switching Protocols` (WebSocket) passed through.
 mod body;
 mod client;
+mod head_timeout;
 mod headers;
 mod idle;
 mod proxy;
@@ -68,13 +70,16 @@ pub async fn serve(
         return;
     };
     // Every request takes the route in effect when it arrives.
-    let idle = routes.borrow().settings.idle_timeout();
+    let (idle, head_timeout, max_head) = {
+        let s = &routes.borrow().settings;
+        (s.idle_timeout(), s.request_head_timeout(), s.max_head_bytes)
+    };
     let downstream = Arc::new(downstream);
     let activity = Arc::new(idle::Activity::default());
     let service = {
         let (downstream, activity) = (downstream.clone(), activity.clone());
         service_fn(move |req| {
-            let request = activity.begin();
+            let request = activity.begin(req.version());
             let route = routes.borrow().clone();
             // One reference count per request, not one per counter.
             let downstream = downstream.clone();
@@ -91,9 +96,16 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(None);
-    let conn =
-        builder.serve_connection_with_upgrades(TokioIo::new(HeldStream::new(stream)), service);
+        .keep_alive_interval(None)
+        .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
+    let expired = downstream.counters.head_timeouts.clone();
+    let stream = head_timeout::HeadTimed::new(
+        HeldStream::new(stream),
+        activity.clone(),
+        head_timeout,
+        expired,
+    );
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let (tell, mut told) = oneshot::channel();
     tokio::spawn(watch(stop, activity.clone(), idle, tell));

@@ -14,7 +14,8 @@ use hyper::upgrade::OnUpgrade;
 
 use super::Downstream;
 use super::body::{self, Metered, Response};
-use super::client::{self, Head, Outgoing, Sent, UpstreamBody};
+use super::client::{self, ClientFault, Head, Outgoing, Sent, UpstreamBody};
+use super::headers::Refused;
 use super::idle::InFlight;
 use super::{headers, upgrade};
 use crate::forward::endpoint::EndpointRoute;
@@ -33,6 +34,11 @@ pub async fn forward(
     let counters = &downstream.counters;
     counters.requests.inc();
     let (parts, body) = req.into_parts();
+    if let Err(refused) = headers::check(&parts, route.settings.max_head_bytes) {
+        counters.client_errors.inc();
+        tracing::debug!(url = %route.url, client = %peer, ?refused, "request refused before routing");
+        return refusal(&route.url, refused);
+    }
     let (choice, head) = route.choose(peer, Some(Box::new(parts)));
     let Some(mut parts) = head.map(|b| *b) else {
         return body::own(
@@ -55,7 +61,9 @@ pub async fn forward(
     let client_upgrade = parts.extensions.remove::<OnUpgrade>().filter(|_| upgrade);
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
     headers::add_forwarded(&mut parts.headers, &downstream.forwarded_for);
+    let client_version = parts.version;
     headers::to_http11(&mut parts);
+    headers::default_host(&mut parts.headers, &route.url);
     let mut req = Outgoing::new(&parts, body);
     let s = &route.settings;
 
@@ -64,14 +72,7 @@ pub async fn forward(
             counters.retries.inc();
         }
         let active = upstream.track();
-        let sent = client::send(
-            upstream,
-            &mut req,
-            s.connect_timeout(),
-            s.response_timeout(),
-            counters,
-        )
-        .await;
+        let sent = client::send(upstream, &mut req, s, counters).await;
         let (head, conn, addr) = match sent {
             Sent::Answered { head, conn, addr } => (head, conn, addr),
             Sent::Unreachable => {
@@ -81,11 +82,12 @@ pub async fn forward(
             Sent::TimedOut(after) => {
                 route.upstream_failed(upstream, counters);
                 tracing::info!(url = %route.url, upstream = %upstream.address, ?after, "upstream sent no response head in time");
+                // The address is for the log: the client learns the endpoint.
                 return body::own(
                     StatusCode::GATEWAY_TIMEOUT,
                     format!(
-                        "bindery: {}: upstream {} sent no response within {after:?}",
-                        route.url, upstream.address
+                        "bindery: {}: the upstream sent no response within {after:?}",
+                        route.url
                     ),
                 );
             }
@@ -94,11 +96,21 @@ pub async fn forward(
                 tracing::info!(url = %route.url, upstream = %upstream.address, error = %e, "upstream failed after the request was sent");
                 return body::own(
                     StatusCode::BAD_GATEWAY,
-                    format!(
-                        "bindery: {}: upstream {} failed: {e}",
-                        route.url, upstream.address
-                    ),
+                    format!("bindery: {}: the upstream failed: {e}", route.url),
                 );
+            }
+            Sent::ClientFailed(fault) => {
+                // The client's doing: no upstream is blamed, and the
+                // connection closes (its request is unfinished).
+                counters.client_errors.inc();
+                tracing::info!(url = %route.url, client = %peer, upstream = %upstream.address, error = %fault, "client did not deliver its request body");
+                let status = match fault {
+                    ClientFault::Body(_) => StatusCode::BAD_REQUEST,
+                    ClientFault::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+                };
+                let mut resp = body::own(status, format!("bindery: {}: {fault}", route.url));
+                closing(&mut resp, client_version);
+                return resp;
             }
         };
         let Head {
@@ -122,6 +134,7 @@ pub async fn forward(
                 route.clone(),
                 EndpointCounters::clone(counters),
             );
+            request.switched();
             drop(request);
             return body::empty(rparts);
         }
@@ -136,4 +149,39 @@ pub async fn forward(
         StatusCode::BAD_GATEWAY,
         format!("bindery: {}: no upstream could be reached", route.url),
     )
+}
+
+/// The forwarder's answer to a request refused before routing.
+fn refusal(url: &str, refused: Refused) -> Response {
+    let (status, why) = match refused {
+        Refused::Connect => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "CONNECT is not served: an endpoint is no tunnel".to_string(),
+        ),
+        Refused::Host(why) => (StatusCode::BAD_REQUEST, why.to_string()),
+        Refused::TooLarge(max) => (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request head is over {max} bytes (maxHeadBytes)"),
+        ),
+    };
+    let connect = status == StatusCode::METHOD_NOT_ALLOWED;
+    let mut resp = body::own(status, format!("bindery: {url}: {why}"));
+    if connect {
+        resp.headers_mut()
+            .insert(http::header::ALLOW, http::HeaderValue::from_static(ALLOW));
+    }
+    resp
+}
+
+/// Every method but `CONNECT` is forwarded.
+const ALLOW: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+
+/// Mark an HTTP/1 answer as the connection's last.
+fn closing(resp: &mut Response, version: http::Version) {
+    if version < http::Version::HTTP_2 {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
 }

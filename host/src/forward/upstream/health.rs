@@ -12,12 +12,17 @@
 //!
 //! A probe result flips an upstream only after `unhealthyAfter` failures or
 //! `healthyAfter` successes in a row, so one lost probe does not move load.
+//!
+//! The same task probes direct mode's addresses (one target per address an
+//! EndpointSlice lists) and resolves its names; a target with `changed`
+//! set is told when a flip or an answer changed what its slices show.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -79,7 +84,7 @@ pub async fn maintain(targets: impl Fn() -> Option<Vec<ProbeTarget>>, stop: Canc
             resolved_at = Some(now);
             for t in &targets {
                 for u in t.upstreams.iter().filter(|u| u.is_name()) {
-                    tokio::spawn(super::dns::resolve(u.clone()));
+                    tokio::spawn(super::dns::resolve(u.clone(), t.changed.clone()));
                 }
             }
         }
@@ -98,16 +103,22 @@ pub async fn maintain(targets: impl Fn() -> Option<Vec<ProbeTarget>>, stop: Canc
                 }
                 r.next = Some(now + Duration::from_secs(t.check.interval_seconds.max(1)));
                 let check = t.check.clone();
+                let changed = t.changed.clone();
                 round.spawn(async move {
                     let ok = probe(&u, &check).await;
-                    (key, u, check, ok)
+                    (key, u, check, ok, changed)
                 });
             }
         }
         while let Some(done) = round.join_next().await {
-            let Ok(((url, _), u, check, ok)) = done else {
+            let Ok(((url, _), u, check, ok, changed)) = done else {
                 continue;
             };
+            // A passed probe ends a passive ejection at once (Envoy's
+            // `successful_active_health_check_uneject_host`).
+            if ok && u.succeeded() {
+                tracing::info!(%url, upstream = %u.address, "active health check passed; passive ejection ended");
+            }
             let r = runs.entry((url.clone(), u.address.clone())).or_default();
             if ok {
                 r.ok += 1;
@@ -123,6 +134,9 @@ pub async fn maintain(targets: impl Fn() -> Option<Vec<ProbeTarget>>, stop: Canc
             };
             if flip && u.set_probe_healthy(ok) {
                 tracing::warn!(%url, upstream = %u.address, healthy = ok, "active health check changed the upstream's state");
+                if let Some(n) = changed {
+                    n.notify_one();
+                }
             }
         }
     }
@@ -134,9 +148,12 @@ pub struct ProbeTarget {
     pub check: HealthCheck,
     pub resolve_every: Duration,
     pub upstreams: Vec<Arc<Upstream>>,
+    /// Notified when a probe flips an upstream or a name's answer changes.
+    pub changed: Option<Arc<Notify>>,
 }
 
-async fn probe(u: &Upstream, check: &HealthCheck) -> bool {
+/// One probe of `u` as `check` says; true when it passed.
+pub async fn probe(u: &Upstream, check: &HealthCheck) -> bool {
     let timeout = Duration::from_millis(check.timeout_ms.max(1));
     let Some(addr) = u.addrs().first().copied() else {
         return false;

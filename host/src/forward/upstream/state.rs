@@ -38,6 +38,9 @@ pub struct Upstream {
     born: Instant,
     /// Set by active probes; true until a probe says otherwise.
     probe_healthy: AtomicBool,
+    /// Why the last resolution of a DNS name failed, while it keeps the
+    /// addresses of the answer before.
+    resolve_failure: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +64,7 @@ impl Upstream {
             ejected_until: AtomicU64::new(0),
             born: Instant::now(),
             probe_healthy: AtomicBool::new(true),
+            resolve_failure: Mutex::new(None),
         }
     }
 
@@ -76,8 +80,36 @@ impl Upstream {
         self.addrs.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn set_addrs(&self, addrs: Vec<SocketAddr>) {
-        *self.addrs.write().unwrap_or_else(|p| p.into_inner()) = addrs;
+    /// Keep the answer of a resolution; true when the addresses changed.
+    pub fn set_addrs(&self, addrs: Vec<SocketAddr>) -> bool {
+        *self
+            .resolve_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        let mut now = self.addrs.write().unwrap_or_else(|p| p.into_inner());
+        let changed = *now != addrs;
+        *now = addrs;
+        changed
+    }
+
+    /// A resolution failed: its addresses stay. True when the failure is
+    /// news (another message, or the first).
+    pub fn set_resolve_failure(&self, why: String) -> bool {
+        let mut f = self
+            .resolve_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let news = f.as_deref() != Some(why.as_str());
+        *f = Some(why);
+        news
+    }
+
+    /// Why the last resolution failed, if it did.
+    pub fn resolve_failure(&self) -> Option<String> {
+        self.resolve_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn active(&self) -> u32 {
@@ -102,25 +134,38 @@ impl Upstream {
         u64::try_from(n).unwrap_or(u64::MAX).max(1)
     }
 
+    /// The active probes' verdict; true when it changed.
     pub fn set_probe_healthy(&self, healthy: bool) -> bool {
         self.probe_healthy.swap(healthy, Ordering::Relaxed) != healthy
     }
 
-    /// A connection to it succeeded: passive failures start over.
-    pub fn succeeded(&self) {
+    /// A connection or request to it succeeded, or an active probe passed:
+    /// passive failures start over, and an ejection ends along with its
+    /// back-off. True when an ejection in force ended.
+    pub fn succeeded(&self) -> bool {
         if !self.troubled.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
         *p = Passive::default();
-        self.ejected_until.store(0, Ordering::Release);
+        let until = self.ejected_until.swap(0, Ordering::AcqRel);
         self.troubled.store(false, Ordering::Release);
+        until != 0 && self.nanos(Instant::now()) < until
     }
 
-    /// A connection failed; returns the ejection when this one triggers it.
+    /// A connection or request failed; returns the ejection when this one
+    /// triggers it. Failures during an ejection (requests that were on
+    /// their way, or that found every candidate out) are not counted: the
+    /// back-off doubles once per ejection, not per failure. Once the
+    /// ejection ends, traffic tries the upstream again: `after` failures in
+    /// a row eject it for twice as long, a success clears it all.
     pub fn failed(&self, after: u32, base: Duration, now: Instant) -> Option<Duration> {
         let mut p = self.passive.lock().unwrap_or_else(|p| p.into_inner());
         self.troubled.store(true, Ordering::Release);
+        let until = self.ejected_until.load(Ordering::Acquire);
+        if until != 0 && self.nanos(now) < until {
+            return None;
+        }
         p.failures += 1;
         if p.failures < after.max(1) {
             return None;

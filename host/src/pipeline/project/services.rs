@@ -1,6 +1,7 @@
-//! The upstream ClusterIP Service (operator namespace, selects the forwarder
-//! pods, one port per URL of the target's host) and the target ExternalName
-//! Service (the URL's namespace).
+//! Proxy mode: the upstream ClusterIP Service (operator namespace, selects
+//! the forwarder pods, one port per URL of the target's host) and the target
+//! ExternalName Service (the URL's namespace). Direct projections are
+//! [`super::slices`]'.
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
@@ -28,21 +29,27 @@ pub fn port_name(url: &EndpointUrl) -> String {
     format!("{}-{}", url.scheme, url.port)
 }
 
-/// The Services of every projection, upstream then target, sorted by name.
+/// The Services of every proxy projection, upstream then target, sorted by
+/// name.
 pub fn services(
     projections: &[Projection],
     policy: &Policy,
     operator_namespace: &str,
 ) -> Vec<Service> {
-    let mut by_upstream: BTreeMap<&str, Vec<&Projection>> = BTreeMap::new();
+    let mut by_upstream: BTreeMap<&str, Vec<(&Projection, u16)>> = BTreeMap::new();
     for p in projections {
-        by_upstream.entry(&p.names.upstream).or_default().push(p);
+        if let Some(port) = p.port() {
+            by_upstream
+                .entry(&p.names.upstream)
+                .or_default()
+                .push((p, port));
+        }
     }
     let mut out = Vec::new();
     for (upstream, mut group) in by_upstream {
-        group.sort_by_key(|p| p.key.url.port);
-        let account = &group[0].key.account;
-        let names = &group[0].names;
+        group.sort_by_key(|(p, _)| p.key.url.port);
+        let account = &group[0].0.key.account;
+        let names = &group[0].0.names;
         let labels = BTreeMap::from([
             (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
             (LABEL_ACCOUNT.to_string(), account.clone()),
@@ -50,17 +57,17 @@ pub fn services(
         ]);
         let urls = group
             .iter()
-            .map(|p| p.key.url.to_string())
+            .map(|(p, _)| p.key.url.to_string())
             .collect::<Vec<_>>()
             .join(",");
         let annotations = BTreeMap::from([(ANNOTATION_URLS.to_string(), urls)]);
         let ports = |target: bool| -> Vec<ServicePort> {
             group
                 .iter()
-                .map(|p| ServicePort {
+                .map(|&(p, forwarder)| ServicePort {
                     name: Some(port_name(&p.key.url)),
                     port: i32::from(p.key.url.port),
-                    target_port: (!target).then(|| IntOrString::Int(i32::from(p.port))),
+                    target_port: (!target).then(|| IntOrString::Int(i32::from(forwarder))),
                     protocol: Some("TCP".to_string()),
                     app_protocol: (p.key.url.scheme == Scheme::Http).then(|| "http".to_string()),
                     ..Default::default()

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use crate::forward::io::connect;
 use crate::forward::io::held::HeldStream;
 
-/// Read buffer of a connection; a response head must fit in `MAX_HEAD`.
+/// Read buffer of a connection, grown as a response head needs.
 const READ_CHUNK: usize = 8 * 1024;
 
 pub struct Conn {

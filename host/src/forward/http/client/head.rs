@@ -11,8 +11,7 @@ use super::conn::Conn;
 use super::framing::{Chunked, Framing};
 use crate::forward::http::headers::has_token;
 
-/// A response head larger than this is refused.
-const MAX_HEAD: usize = 64 * 1024;
+/// A response head with more header fields than this is refused.
 const MAX_HEADERS: usize = 128;
 
 pub struct Head {
@@ -32,8 +31,8 @@ pub enum HeadError {
     Io(#[from] std::io::Error),
     #[error("malformed response head: {0}")]
     Parse(#[from] httparse::Error),
-    #[error("response head over {MAX_HEAD} bytes")]
-    TooLarge,
+    #[error("response head over {0} bytes (maxHeadBytes)")]
+    TooLarge(usize),
     #[error("invalid header {0:?}")]
     Header(String),
     #[error("invalid Content-Length")]
@@ -41,11 +40,12 @@ pub enum HeadError {
 }
 
 /// Read the final response head to a request (`head_request`: the method
-/// was HEAD). Interim `1xx` answers other than `101` are skipped.
-pub async fn read(conn: &mut Conn, head_request: bool) -> Result<Head, HeadError> {
+/// was HEAD), of at most `max` bytes. Interim `1xx` answers other than
+/// `101` are skipped.
+pub async fn read(conn: &mut Conn, head_request: bool, max: usize) -> Result<Head, HeadError> {
     let mut seen = false;
     loop {
-        if let Some(head) = parse(conn, head_request)? {
+        if let Some(head) = parse(conn, head_request, max)? {
             if head.parts.status.is_informational()
                 && head.parts.status != StatusCode::SWITCHING_PROTOCOLS
             {
@@ -53,8 +53,8 @@ pub async fn read(conn: &mut Conn, head_request: bool) -> Result<Head, HeadError
             }
             return Ok(head);
         }
-        if conn.buf.len() > MAX_HEAD {
-            return Err(HeadError::TooLarge);
+        if conn.buf.len() > max {
+            return Err(HeadError::TooLarge(max));
         }
         let untouched = !seen && conn.buf.is_empty();
         match conn.fill().await {
@@ -74,7 +74,7 @@ fn is_reset(e: &std::io::Error) -> bool {
     matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe)
 }
 
-fn parse(conn: &mut Conn, head_request: bool) -> Result<Option<Head>, HeadError> {
+fn parse(conn: &mut Conn, head_request: bool, max: usize) -> Result<Option<Head>, HeadError> {
     // Left uninitialised: zeroing 128 slots cost more than the parse.
     let mut slots = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
@@ -82,6 +82,7 @@ fn parse(conn: &mut Conn, head_request: bool) -> Result<Option<Head>, HeadError>
     let parsed = httparse::ParserConfig::default()
         .parse_response_with_uninit_headers(&mut resp, &conn.buf, &mut slots);
     let len = match parsed? {
+        httparse::Status::Complete(len) if len > max => return Err(HeadError::TooLarge(max)),
         httparse::Status::Complete(len) => len,
         httparse::Status::Partial => return Ok(None),
     };

@@ -21,6 +21,7 @@ use std::time::Duration;
 use http::request::Parts;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use tokio::time::Instant;
 
 pub use body::UpstreamBody;
 pub use conn::Conn;
@@ -30,6 +31,7 @@ pub use pool::sweep_forever;
 
 use crate::forward::metrics::EndpointCounters;
 use crate::forward::upstream::Upstream;
+use crate::policy::Forwarding;
 
 /// What a request to one upstream came to.
 #[allow(
@@ -46,19 +48,37 @@ pub enum Sent {
     /// was found closed and no new one could be made. The body is
     /// untouched, so the next upstream may have the request.
     Unreachable,
-    Failed(ClientError),
+    /// The upstream failed after the request went out: its fault.
+    Failed(UpstreamError),
     /// Sent, but no response head within `responseTimeoutSeconds`.
     TimedOut(Duration),
+    /// The client did not deliver its request body: its own fault, never
+    /// the upstream's. The upstream connection, holding half a request, is
+    /// closed.
+    ClientFailed(ClientFault),
 }
 
+/// What went wrong on the upstream's side.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub enum UpstreamError {
     #[error(transparent)]
     Head(#[from] HeadError),
-    #[error("sending the request: {0}")]
-    Write(std::io::Error),
-    #[error("reading the client's request body: {0}")]
-    ClientBody(hyper::Error),
+}
+
+/// What went wrong on the client's side while its body was forwarded.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientFault {
+    /// Aborted, or not valid HTTP (a broken chunked coding).
+    #[error("the request body could not be read: {0}")]
+    Body(hyper::Error),
+    #[error("the request body made no progress for {0:?} (bodyProgressTimeoutSeconds)")]
+    Stalled(Duration),
+}
+
+/// Forwarding the request body stopped, on one side or the other.
+enum BodyError {
+    Client(ClientFault),
+    Upstream(std::io::Error),
 }
 
 /// The request as the upstream gets it; `body` is taken once it starts
@@ -91,14 +111,15 @@ impl<'a> Outgoing<'a> {
 }
 
 /// Send on an idle pooled connection to one of the upstream's addresses, or
-/// on a new one, and read the response head.
+/// on a new one, and read the response head, under the endpoint's
+/// timeouts and head limit.
 pub async fn send(
     upstream: &Arc<Upstream>,
     req: &mut Outgoing<'_>,
-    connect_timeout: Duration,
-    response_timeout: Duration,
+    settings: &Forwarding,
     counters: &EndpointCounters,
 ) -> Sent {
+    let connect_timeout = settings.connect_timeout();
     let head_request = req.parts.method == http::Method::HEAD;
     let pool = IdlePool::of(upstream);
     for addr in upstream.addrs() {
@@ -127,18 +148,21 @@ pub async fn send(
                 break;
             }
             let had_body = req.body.is_some();
-            if let Some(body) = req.body.take()
-                && let Err(e) = write_body(&mut conn, body, req.chunked, counters).await
-            {
-                // The upstream may have answered early (413, 401) and
-                // closed: its answer is worth more than the write error.
-                if let ClientError::ClientBody(_) = e {
-                    return Sent::Failed(e);
+            if let Some(body) = req.body.take() {
+                let progress = settings.body_progress_timeout();
+                match write_body(&mut conn, body, req.chunked, progress, counters).await {
+                    Ok(()) => {}
+                    Err(BodyError::Client(fault)) => return Sent::ClientFailed(fault),
+                    // The upstream may have answered early (413, 401) and
+                    // closed: its answer is worth more than the write error.
+                    Err(BodyError::Upstream(e)) => {
+                        tracing::debug!(upstream = %upstream.address, error = %e, "request body not sent in full");
+                    }
                 }
-                tracing::debug!(upstream = %upstream.address, error = %e, "request body not sent in full");
             }
-            match tokio::time::timeout(response_timeout, head::read(&mut conn, head_request)).await
-            {
+            let response_timeout = settings.response_timeout();
+            let read = head::read(&mut conn, head_request, settings.max_head_bytes);
+            match tokio::time::timeout(response_timeout, read).await {
                 Err(_) => return Sent::TimedOut(response_timeout),
                 Ok(Ok(head)) => return Sent::Answered { head, conn, addr },
                 Ok(Err(HeadError::Closed)) if reused && req.replayable(had_body) => continue,
@@ -152,15 +176,39 @@ pub async fn send(
 /// Bodies up to this size go out with their chunk framing in one write.
 const COALESCE: usize = 16 * 1024;
 
+/// The client's body to the upstream, frame by frame; a frame must come
+/// within `progress` of the last. One timer for the whole body, moved on
+/// only when it fires: a timer per frame would cost every frame.
 async fn write_body(
     conn: &mut Conn,
     mut body: Incoming,
     chunked: bool,
+    progress: Duration,
     counters: &EndpointCounters,
-) -> Result<(), ClientError> {
+) -> Result<(), BodyError> {
     let mut framed = Vec::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(ClientError::ClientBody)?;
+    let up = BodyError::Upstream;
+    let stall = tokio::time::sleep(progress);
+    tokio::pin!(stall);
+    loop {
+        // Only the wait for the client counts, not writes to the upstream.
+        let since = Instant::now();
+        let frame = loop {
+            tokio::select! {
+                biased;
+                frame = body.frame() => break frame,
+                () = &mut stall => {
+                    if since.elapsed() >= progress {
+                        return Err(BodyError::Client(ClientFault::Stalled(progress)));
+                    }
+                    stall.as_mut().reset(since + progress);
+                }
+            }
+        };
+        let frame = match frame {
+            None => break,
+            Some(frame) => frame.map_err(|e| BodyError::Client(ClientFault::Body(e)))?,
+        };
         let Ok(data) = frame.into_data() else {
             continue; // trailers are not forwarded
         };
@@ -169,7 +217,7 @@ async fn write_body(
         }
         counters.bytes_in.inc_by(data.len() as u64);
         if !chunked {
-            conn.write_all(&data).await.map_err(ClientError::Write)?;
+            conn.write_all(&data).await.map_err(up)?;
             continue;
         }
         let size = format!("{:x}\r\n", data.len());
@@ -178,17 +226,15 @@ async fn write_body(
             framed.extend_from_slice(size.as_bytes());
             framed.extend_from_slice(&data);
             framed.extend_from_slice(b"\r\n");
-            conn.write_all(&framed).await.map_err(ClientError::Write)?;
+            conn.write_all(&framed).await.map_err(up)?;
         } else {
             for part in [size.as_bytes(), &data[..], b"\r\n"] {
-                conn.write_all(part).await.map_err(ClientError::Write)?;
+                conn.write_all(part).await.map_err(up)?;
             }
         }
     }
     if chunked {
-        conn.write_all(b"0\r\n\r\n")
-            .await
-            .map_err(ClientError::Write)?;
+        conn.write_all(b"0\r\n\r\n").await.map_err(up)?;
     }
     Ok(())
 }
