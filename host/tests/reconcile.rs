@@ -160,7 +160,7 @@ fn projects_both_services_serves_them_and_kubectl_shows_ready() {
         .collect();
     assert_eq!(
         head,
-        ["NAME", "URL", "READY", "REASON", "MODE", "AGE"],
+        ["NAME", "URL", "READY", "REASON", "MODE", "CLUSTERS", "AGE"],
         "{table}"
     );
     let row: Vec<&str> = lines

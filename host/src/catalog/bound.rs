@@ -63,15 +63,23 @@ pub fn entry_id(object: &BoundEndpoint) -> String {
 
 /// The objects' entries, sorted by namespace and name.
 pub fn entries(objects: &[Arc<BoundEndpoint>]) -> Vec<Entry> {
-    let mut objects: Vec<&Arc<BoundEndpoint>> = objects.iter().collect();
-    objects.sort_by_key(|o| entry_id(o));
-    objects
-        .into_iter()
+    entries_with(objects, entry_id)
+}
+
+/// The objects' entries with ids made by `id`, sorted by id.
+pub(crate) fn entries_with(
+    objects: &[Arc<BoundEndpoint>],
+    id: impl Fn(&BoundEndpoint) -> String,
+) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = objects
+        .iter()
         .map(|o| Entry {
-            id: entry_id(o),
+            id: id(o),
             spec: Ok(o.spec.clone()),
         })
-        .collect()
+        .collect();
+    entries.sort_by(|a, b| a.id.cmp(&b.id));
+    entries
 }
 
 impl Source for BoundSource {

@@ -12,6 +12,8 @@ pub enum CatalogError {
     },
     #[error("catalog {origin} is not valid YAML: {message}")]
     Yaml { origin: String, message: String },
+    #[error("catalog {origin} is not valid JSON: {message}")]
+    Json { origin: String, message: String },
     #[error(
         "catalog {origin} must be a mapping with an `endpoints:` list (found {found}); see examples/"
     )]
@@ -38,17 +40,38 @@ pub fn load_file(path: &Path) -> Result<Vec<Entry>, CatalogError> {
 /// empty, only comments, or `endpoints:` with nothing after it is what a
 /// truncated write leaves, and is refused rather than read as "none".
 pub fn parse_str(text: &str, origin: &str) -> Result<Vec<Entry>, CatalogError> {
-    let empty = |found: &str| CatalogError::Empty {
-        origin: origin.to_string(),
-        found: found.to_string(),
-    };
     if text.trim().is_empty() {
-        return Err(empty("no text"));
+        return Err(empty_error(origin, "no text"));
     }
     let doc: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| CatalogError::Yaml {
         origin: origin.to_string(),
         message: e.to_string(),
     })?;
+    parse_value(doc, origin)
+}
+
+/// Parse a catalog sent as JSON; `origin` as for [`parse_str`].
+pub fn parse_json(text: &str, origin: &str) -> Result<Vec<Entry>, CatalogError> {
+    if text.trim().is_empty() {
+        return Err(empty_error(origin, "no text"));
+    }
+    let doc = serde_json::from_str(text).map_err(|e| CatalogError::Json {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    parse_value(doc, origin)
+}
+
+fn empty_error(origin: &str, found: &str) -> CatalogError {
+    CatalogError::Empty {
+        origin: origin.to_string(),
+        found: found.to_string(),
+    }
+}
+
+/// The entries of a parsed catalog document.
+fn parse_value(doc: serde_json::Value, origin: &str) -> Result<Vec<Entry>, CatalogError> {
+    let empty = |found: &str| empty_error(origin, found);
     let shape = |found: &str| CatalogError::Shape {
         origin: origin.to_string(),
         found: found.to_string(),

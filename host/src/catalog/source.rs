@@ -16,6 +16,12 @@ pub trait Source: Send + Sync {
     fn entries(&self) -> Vec<Entry>;
     /// Why the latest read failed, while the last good entries stand.
     fn failure(&self) -> Option<String>;
+    /// Whether a read has succeeded since the process started. Until then
+    /// the source's entries are not its catalog but nothing at all, and
+    /// what it projected before a restart is not known to be gone.
+    fn synced(&self) -> bool {
+        true
+    }
 }
 
 /// Every source of a process, in the order their entries are merged.
@@ -30,6 +36,20 @@ impl Sources {
     /// The merged catalog: each source's entries, sources in order.
     pub fn entries(&self) -> Vec<Entry> {
         self.0.iter().flat_map(|s| s.entries()).collect()
+    }
+
+    /// The origins of the sources not read yet since the process started.
+    pub fn unsynced(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|s| !s.synced())
+            .map(|s| s.origin().to_string())
+            .collect()
+    }
+
+    /// Every source, in merge order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Source>> {
+        self.0.iter()
     }
 
     /// `origin: why` of every source whose latest read failed.

@@ -2,7 +2,7 @@
 //! and the `BoundEndpoint` custom resource derived on them.
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".status.mode"}"#,
     printcolumn = r#"{"name":"Endpoints","type":"string","priority":1,"jsonPath":".status.endpoints"}"#,
+    printcolumn = r#"{"name":"Clusters","type":"integer","description":"On a hub: in how many member clusters the endpoint is projected","jsonPath":".status.clusterCount"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -146,6 +147,42 @@ pub struct BoundEndpointStatus {
     /// Direct mode: endpoints ready of those listed, e.g. `11/12`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<String>,
+    /// On a hub: every member cluster's own entry, each written by that
+    /// member alone (server-side apply, field manager `bindery-<cluster>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["cluster"]))]
+    pub clusters: Vec<ClusterStatus>,
+    /// On a hub: in how many member clusters the endpoint is projected (the
+    /// entries with `ready: "True"`). Every member writes it beside its own
+    /// entry, counted from the entries it sees; they agree once the object
+    /// settles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_count: Option<i64>,
+}
+
+/// One member cluster's state of a hub `BoundEndpoint`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// The member's `--cluster-name`: the key of the list.
+    pub cluster: String,
+    /// `"True"` when projected there, else `"False"`.
+    pub ready: String,
+    /// `Projected`, or why not (`NotSelected`, `Conflict`, ...), as the
+    /// member's local `Ready` condition would say.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The hub object's generation this entry describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// When `ready` last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+    /// Who wrote it: the uid of the member cluster's `kube-system`
+    /// namespace, which tells two clusters given the same name apart.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub member: String,
 }
 
 /// The CustomResourceDefinition, as YAML.

@@ -82,7 +82,7 @@ enum Command {
     /// The operator: project the catalog (BoundEndpoint objects, and
     /// --catalog FILE) as Services under a Lease, and forward on every
     /// replica. SIGTERM releases the Lease and drains.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,7 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             admin,
             registry,
         } => standalone::run(&catalog, policy.as_deref(), listen, admin, &registry),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
     }
 }
 

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use bindery::process::{Common, Operator, operator};
+use bindery::catalog::http::HttpOptions;
+use bindery::process::{Common, HubOptions, Operator, operator};
+use bindery::reconcile::GuardSettings;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +50,51 @@ pub struct RunArgs {
     /// Lease duration; the holder renews every third of it.
     #[arg(long, default_value_t = 15)]
     lease_seconds: u64,
+    /// Do not read the BoundEndpoint objects of the catalog namespace (a
+    /// member that takes its catalog from the hub or a URL alone).
+    #[arg(long)]
+    no_local_catalog: bool,
+    /// Kubeconfig of a hub cluster whose BoundEndpoints (of --hub-namespace)
+    /// are also a source; this member's state is written to its own entry
+    /// of each one's status.
+    #[arg(long, requires_all = ["hub_namespace", "cluster_name"])]
+    hub_kubeconfig: Option<PathBuf>,
+    /// The account's namespace on the hub.
+    #[arg(long, requires = "hub_kubeconfig")]
+    hub_namespace: Option<String>,
+    /// This member's name on the hub (an RFC 1123 label, unique among the
+    /// hub's members).
+    #[arg(long, requires = "hub_kubeconfig")]
+    cluster_name: Option<String>,
+    /// Duration of the Lease that holds the cluster name on the hub.
+    #[arg(long, default_value_t = 60)]
+    hub_lease_seconds: u64,
+    /// A catalog served over http(s) in the catalog file's format (YAML, or
+    /// JSON by Content-Type), polled with If-None-Match.
+    #[arg(long)]
+    catalog_url: Option<String>,
+    /// Seconds between two polls of --catalog-url.
+    #[arg(long, default_value_t = 30, requires = "catalog_url")]
+    catalog_url_interval_seconds: u64,
+    /// A file holding a bearer token for --catalog-url, read before every
+    /// request.
+    #[arg(long, requires = "catalog_url")]
+    catalog_url_token_file: Option<PathBuf>,
+    /// PEM CA certificates to trust for an https --catalog-url, instead of
+    /// the system's.
+    #[arg(long, requires = "catalog_url")]
+    catalog_url_ca_file: Option<PathBuf>,
+    /// Hold a pass's deletions when they would remove more than this
+    /// percentage of the projections (0: never for that reason).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    deletion_guard_percent: u8,
+    /// ... and at least this many projections.
+    #[arg(long, default_value_t = 10)]
+    deletion_guard_min: usize,
+    /// Release held deletions after this long (0: only a confirmation
+    /// releases them).
+    #[arg(long, default_value_t = 600)]
+    deletion_hold_seconds: u64,
     #[command(flatten)]
     registry: super::registry::RegistryArgs,
 }
@@ -76,6 +123,54 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args.lease_seconds >= 3,
         "--lease-seconds must be at least 3"
     );
+    if let Some(ns) = &args.hub_namespace {
+        anyhow::ensure!(
+            bindery::model::is_rfc1123_label(ns),
+            "--hub-namespace {ns:?} is not a namespace name (RFC 1123 label)"
+        );
+    }
+    if let Some(name) = &args.cluster_name {
+        anyhow::ensure!(
+            bindery::model::is_rfc1123_label(name),
+            "--cluster-name {name:?} must be an RFC 1123 label (lowercase letters, digits and '-', at most 63): it keys this member's status entries on the hub"
+        );
+    }
+    anyhow::ensure!(
+        !args.no_local_catalog
+            || args.hub_kubeconfig.is_some()
+            || args.catalog_url.is_some()
+            || args.catalog.is_some(),
+        "--no-local-catalog leaves no source: add --hub-kubeconfig, --catalog-url or --catalog"
+    );
+    anyhow::ensure!(
+        args.hub_lease_seconds >= 3,
+        "--hub-lease-seconds must be at least 3"
+    );
+    let catalog_url = match &args.catalog_url {
+        Some(url) => {
+            anyhow::ensure!(
+                args.catalog_url_interval_seconds > 0,
+                "--catalog-url-interval-seconds must be at least 1"
+            );
+            let uri: http::Uri = url
+                .parse()
+                .with_context(|| format!("--catalog-url {url:?} is not a URL"))?;
+            Some(HttpOptions {
+                url: uri,
+                interval: Duration::from_secs(args.catalog_url_interval_seconds),
+                timeout: Duration::from_secs(10),
+                token_file: args.catalog_url_token_file.clone(),
+                ca_file: args.catalog_url_ca_file.clone(),
+            })
+        }
+        None => None,
+    };
+    let guard = GuardSettings {
+        percent: args.deletion_guard_percent,
+        min: args.deletion_guard_min,
+        hold: (args.deletion_hold_seconds > 0)
+            .then(|| Duration::from_secs(args.deletion_hold_seconds)),
+    };
     let common = Common {
         policy: args.policy,
         catalog: args.catalog,
@@ -90,12 +185,33 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         resync: Duration::from_secs(args.resync_seconds),
         lease_duration: Duration::from_secs(args.lease_seconds),
         identity: identity(),
+        local_catalog: !args.no_local_catalog,
+        hub: None,
+        catalog_url,
+        guard,
     };
+    let hub = args
+        .hub_kubeconfig
+        .clone()
+        .zip(args.hub_namespace.clone())
+        .zip(args.cluster_name.clone());
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     tokio.block_on(async move {
-        let client = client(args.kubeconfig.as_deref()).await?;
+        let local = client(args.kubeconfig.as_deref()).await?;
+        let mut options = options;
+        if let Some(((kubeconfig, namespace), cluster)) = hub {
+            let hub = client(Some(&kubeconfig))
+                .await
+                .context("--hub-kubeconfig")?;
+            options.hub = Some(HubOptions {
+                client: hub,
+                namespace,
+                cluster,
+                lease_duration: Duration::from_secs(args.hub_lease_seconds),
+            });
+        }
         let stop = CancellationToken::new();
         let signal = {
             let stop = stop.clone();
@@ -107,7 +223,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         let task = tokio::spawn(signal);
-        operator::run(client, common, options, stop).await?;
+        operator::run(local, common, options, stop).await?;
         task.abort();
         Ok(ExitCode::SUCCESS)
     })

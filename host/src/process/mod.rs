@@ -26,7 +26,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use options::{Common, Operator, StartError};
+pub use options::{Common, HubOptions, Operator, StartError};
 pub use passes::Mode;
 
 use crate::admin::{self, Admin};

@@ -1,12 +1,14 @@
 //! `bindery run`: the process of [`super::Process`] with a cluster. The
-//! catalog adds the `BoundEndpoint` objects of the catalog namespace; every
-//! pass is the reconciler's, every replica serves what the upstream
-//! Services confirm, and the holder of the Lease writes, and resolves and
-//! probes the upstreams of direct projections with the forwarder's prober
-//! (a change there is a trigger). A refused reload is also a Warning
-//! Event.
+//! catalog adds the `BoundEndpoint` objects of the catalog namespace, a
+//! hub's and a catalog URL's when asked; every pass is the reconciler's,
+//! every replica serves what the upstream Services confirm, and the holder
+//! of the Lease writes (on a hub too, under the member's cluster name), and
+//! resolves and probes the upstreams of direct projections with the
+//! forwarder's prober (a change there is a trigger). A refused reload or a
+//! failing source is also a Warning Event.
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -14,9 +16,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::passes::{self, Mode};
-use super::{Common, Operator, Process, StartError};
+use super::{Common, HubOptions, Operator, Process, StartError};
 use crate::catalog::bound::BoundSource;
-use crate::catalog::{Entry, Sources};
+use crate::catalog::http::HttpSource;
+use crate::catalog::hub::HubSource;
+use crate::catalog::{Entry, Source, Sources};
 use crate::forward::{Forwarder, ListenError, Serving};
 use crate::live::{PolicyGeneration, Snapshot};
 use crate::pipeline::project::readiness;
@@ -24,7 +28,13 @@ use crate::pipeline::{Outcome, Projection, Reach};
 use crate::policy::Forwarding;
 use crate::reconcile::events::reference;
 use crate::reconcile::watch::Stores;
-use crate::reconcile::{Context, Leadership, Observed, ReconcileMetrics, Upstreams, reconcile};
+use crate::reconcile::{
+    Context, Hub, Leadership, Observed, ReconcileMetrics, Upstreams, reconcile,
+};
+
+/// How long the first pass waits for a hub or a catalog URL to be read
+/// once; after that passes run without it, deletions held until it is.
+const FIRST_READ: Duration = Duration::from_secs(10);
 
 /// Run until `stop`, then release the Lease and drain the forwarder.
 pub async fn run(
@@ -36,15 +46,31 @@ pub async fn run(
     let metrics = ReconcileMetrics::default();
     let _dir = configmap_dir(&client, &mut common, &options, &stop).await?;
     let trigger = Arc::new(Notify::new());
-    let bound = Arc::new(BoundSource::start(
-        &client,
-        &options.catalog_namespace,
-        &trigger,
-        &stop,
-    ));
     let mut sources = Sources::default();
-    // The objects' entries come before the file's.
-    sources.push(bound.clone());
+    // Merged in this order: local objects, the hub's, the URL's, then the
+    // file's (Process::start adds it).
+    let bound = options.local_catalog.then(|| {
+        Arc::new(BoundSource::start(
+            &client,
+            &options.catalog_namespace,
+            &trigger,
+            &stop,
+        ))
+    });
+    if let Some(b) = &bound {
+        sources.push(b.clone());
+    }
+    let hub = options
+        .hub
+        .as_ref()
+        .map(|h| Arc::new(HubSource::start(&h.client, &h.namespace, &trigger, &stop)));
+    if let Some(h) = &hub {
+        sources.push(h.clone());
+    }
+    if let Some(url) = &options.catalog_url {
+        let http = HttpSource::start(url.clone(), trigger.clone(), stop.clone())?;
+        sources.push(Arc::new(http));
+    }
     let mut process = Process::start(
         &common,
         |r| metrics.register(r),
@@ -62,27 +88,41 @@ pub async fn run(
         options.lease_duration,
         process.trigger.clone(),
     );
-    let ctx = Context::new(
-        client.clone(),
-        &options.operator_namespace,
-        &account,
-        leader.clone(),
-        metrics,
-    );
     let stores = Stores::start(&client, &account, process.trigger.clone(), &stop);
-    let lease_task = tokio::spawn(leader.run(client.clone(), stop.clone()));
-    let ready = async { bound.ready().await && stores.ready().await };
+    let lease_task = tokio::spawn(leader.clone().run(client.clone(), stop.clone()));
+    let ready = async {
+        let local = match &bound {
+            Some(b) => b.ready().await,
+            None => true,
+        };
+        local && stores.ready().await
+    };
     let ready = tokio::select! {
         _ = stop.cancelled() => false,
         ok = ready => ok,
     };
     if ready {
+        first_reads(&process.sources, &stop).await;
+        let mut ctx = Context::new(
+            client.clone(),
+            &options.operator_namespace,
+            &account,
+            leader.clone(),
+            metrics,
+        )
+        .with_guard(options.guard)
+        .with_regarding(regarding(&options));
+        if let Some(h) = &options.hub {
+            let member = membership(h, &stores, &leader, &process, &stop);
+            ctx = ctx.with_hub(member);
+        }
         process.forwarder.direct().notify(process.trigger.clone());
         let mut mode = Reconciling {
-            regarding: regarding(&options),
             ctx,
             stores,
             bound,
+            hub,
+            sources: process.sources.clone(),
             forwarder: process.forwarder.clone(),
             trigger: process.trigger.clone(),
         };
@@ -93,17 +133,94 @@ pub async fn run(
     Ok(())
 }
 
+/// Wait, for [`FIRST_READ`] at most, until every source has been read once,
+/// so that a normal start does not begin with deletions held.
+async fn first_reads(sources: &Sources, stop: &CancellationToken) {
+    let deadline = tokio::time::Instant::now() + FIRST_READ;
+    while !sources.unsynced().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    for origin in sources.unsynced() {
+        tracing::warn!(source = %origin, "not read yet; passes go on without it and hold every deletion until it is");
+    }
+}
+
+/// This member's place on the hub: its cluster name held by a Lease there
+/// under the cluster's identity (the uid of its `kube-system` namespace,
+/// the same for every replica), renewed by the member's leader only.
+fn membership(
+    options: &HubOptions,
+    stores: &Stores,
+    leader: &Arc<Leadership>,
+    process: &Process,
+    stop: &CancellationToken,
+) -> Hub {
+    let identity = stores
+        .namespaces
+        .state()
+        .iter()
+        .find(|n| n.metadata.name.as_deref() == Some("kube-system"))
+        .and_then(|n| n.metadata.uid.clone())
+        .unwrap_or_else(|| {
+            let fallback = format!("{}/{}", options.cluster, leader.identity());
+            tracing::warn!(identity = %fallback, "no kube-system namespace to identify this cluster by; the pod's name stands in, so a new leader waits for the hub Lease to expire");
+            fallback
+        });
+    let membership = Leadership::named(
+        &Hub::lease_name(&options.cluster),
+        &options.namespace,
+        &identity,
+        options.lease_duration,
+        process.trigger.clone(),
+    );
+    tracing::info!(cluster = %options.cluster, %identity, hub_namespace = %options.namespace, "member of a hub");
+    tokio::spawn(membership.clone().run_while(
+        options.client.clone(),
+        Some(leader.clone()),
+        stop.clone(),
+    ));
+    Hub {
+        client: options.client.clone(),
+        namespace: options.namespace.clone(),
+        cluster: options.cluster.clone(),
+        membership,
+    }
+}
+
 /// The operator's [`Mode`]: every pass is a reconcile.
 struct Reconciling {
     ctx: Context,
     stores: Stores,
-    bound: Arc<BoundSource>,
+    bound: Option<Arc<BoundSource>>,
+    hub: Option<Arc<HubSource>>,
+    sources: Sources,
     /// Its prober tracks the direct projections' upstreams.
     forwarder: Arc<Forwarder>,
     /// Notified for another pass (a switch to proxy mode waits a pass).
     trigger: Arc<Notify>,
-    /// What a refused reload's Event regards.
-    regarding: Option<ObjectReference>,
+}
+
+impl Reconciling {
+    /// Each source's health and size, for `bindery_source_*`.
+    fn publish_sources(&self) {
+        for source in self.sources.iter() {
+            let labels = vec![("source".to_string(), source.origin().to_string())];
+            let up = source.failure().is_none() && source.synced();
+            self.ctx
+                .metrics
+                .source_up
+                .get_or_create(&labels)
+                .set(i64::from(up));
+            self.ctx
+                .metrics
+                .source_entries
+                .get_or_create(&labels)
+                .set(source.entries().len() as i64);
+        }
+    }
 }
 
 /// The forwarder's prober and resolver, under the policy's settings.
@@ -129,9 +246,13 @@ impl Mode for Reconciling {
         policy: &Arc<PolicyGeneration>,
         _previous: Option<&Snapshot>,
     ) -> (Outcome, Vec<Projection>) {
+        self.publish_sources();
         let observed = Observed {
             entries,
-            bound: self.bound.objects(),
+            bound: self.bound.as_ref().map_or_else(Vec::new, |b| b.objects()),
+            hub: self.hub.as_ref().map_or_else(Vec::new, |h| h.objects()),
+            hub_reachable: self.hub.as_ref().is_some_and(|h| h.failure().is_none()),
+            unsynced: self.sources.unsynced(),
             services: self.stores.services.state(),
             slices: self.stores.slices.state(),
             namespaces: self.stores.namespace_names(),
@@ -158,7 +279,7 @@ impl Mode for Reconciling {
     }
 
     async fn refused(&self, errors: &[String]) {
-        if let Some(regarding) = &self.regarding {
+        if let Some(regarding) = &self.ctx.regarding {
             let note = errors.join("; ");
             self.ctx
                 .events

@@ -3,6 +3,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::catalog::http::HttpOptions;
+use crate::reconcile::GuardSettings;
+
 /// What `bindery run` and `bindery standalone` share.
 #[derive(Clone, Debug)]
 pub struct Common {
@@ -32,6 +35,39 @@ pub struct Operator {
     pub lease_duration: Duration,
     /// Lease holder identity: the pod name, else the host name.
     pub identity: String,
+    /// Whether the `BoundEndpoint` objects of `catalog_namespace` are a
+    /// source (a member may take its catalog from the hub alone).
+    pub local_catalog: bool,
+    /// A hub cluster's `BoundEndpoint`s as a source, and this member's
+    /// state written there.
+    pub hub: Option<HubOptions>,
+    /// `--catalog-url`.
+    pub catalog_url: Option<HttpOptions>,
+    /// When a pass's deletions wait.
+    pub guard: GuardSettings,
+}
+
+/// A member of a hub.
+#[derive(Clone)]
+pub struct HubOptions {
+    /// A client of the hub's apiserver (`--hub-kubeconfig`).
+    pub client: kube::Client,
+    /// The account's namespace there.
+    pub namespace: String,
+    /// This member's name there: the key of its status entries.
+    pub cluster: String,
+    /// Of the Lease holding the cluster name on the hub.
+    pub lease_duration: Duration,
+}
+
+impl std::fmt::Debug for HubOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubOptions")
+            .field("namespace", &self.namespace)
+            .field("cluster", &self.cluster)
+            .field("lease_duration", &self.lease_duration)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +76,8 @@ pub enum StartError {
     Policy(#[from] crate::live::reload::StartError),
     #[error("the catalog file did not load at start: {0}")]
     Catalog(#[from] crate::catalog::file::FileSourceError),
+    #[error(transparent)]
+    CatalogUrl(#[from] crate::catalog::http::HttpSourceError),
     #[error("plugin runtime: {0}")]
     Runtime(String),
     #[error("cannot start the forwarder threads: {0}")]

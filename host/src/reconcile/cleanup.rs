@@ -2,7 +2,9 @@
 //! wants any more (the object was deleted, a selector, the account or the
 //! mode changed). Every object of a projection carries the labels, so all
 //! go. A delete names the uid it saw, so an object replaced meanwhile by
-//! someone else's is never deleted; one already gone counts as done.
+//! someone else's is never deleted; one already gone counts as done. The
+//! pass asks the deletion guard ([`super::guard`]) first, with [`owned`]
+//! and [`orphans`].
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -13,6 +15,25 @@ use super::apply::{Key, Object, key};
 use super::context::Context;
 use super::error::{ReconcileError, is_conflict, is_not_found};
 use super::owned::Owner;
+
+/// This account's objects of `observed`, those being deleted aside.
+pub fn owned<'a, K: Object>(ctx: &Context, observed: &'a [Arc<K>]) -> Vec<&'a K> {
+    observed
+        .iter()
+        .filter(|s| Owner::of(s.meta(), &ctx.account) == Owner::Us)
+        .filter(|s| s.meta().deletion_timestamp.is_none())
+        .map(|s| s.as_ref())
+        .collect()
+}
+
+/// Those of `owned` whose key is not in `desired`.
+pub fn orphans<'a, K: Object>(owned: &[&'a K], desired: &HashSet<Key>) -> Vec<&'a K> {
+    owned
+        .iter()
+        .filter(|s| !desired.contains(&key(**s)))
+        .copied()
+        .collect()
+}
 
 /// Delete every object of `observed` whose key is not in `desired`;
 /// returns how many were deleted.

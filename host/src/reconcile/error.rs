@@ -36,6 +36,17 @@ pub enum ReconcileError {
     Status { object: String, source: kube::Error },
     #[error("Lease {lease}: {source}; this replica does not reconcile until it holds the lease")]
     Lease { lease: String, source: kube::Error },
+    #[error(
+        "writing this member's entry in the status of hub BoundEndpoint {object} failed: {source}; check that the member's hub credentials may patch boundendpoints/status there"
+    )]
+    HubStatus { object: String, source: kube::Error },
+    #[error(
+        "the hub's statuses in namespace {namespace} took longer than {after:?}; the rest are written on the next pass"
+    )]
+    HubSlow {
+        namespace: String,
+        after: std::time::Duration,
+    },
 }
 
 /// A 404, which a delete of what is already gone may treat as done.

@@ -15,10 +15,13 @@
 //! - [`apply`]: server-side apply, never over an object not ours;
 //! - [`direct`]: a direct projection's Service and slices, in order;
 //! - [`cleanup`]: orphans deleted, by uid, 404 counted as done;
+//! - [`guard`]: the deletion guard every orphan passes first;
 //! - [`verdict`]: what became of each entry; [`status`]: its conditions;
 //! - [`report`]: statuses written and Events published when they change;
 //! - [`events`]: Events, once per change of a problem;
-//! - [`lease`]: one leader at a time;
+//! - [`lease`]: one leader at a time (and a member's name on a hub);
+//! - [`hub`]: a member's own entry in the status of the hub's objects;
+//!   [`member`]: where and as whom it writes there;
 //! - [`metrics`], [`error`].
 pub mod allocations;
 pub mod apply;
@@ -28,7 +31,10 @@ pub mod diff;
 pub mod direct;
 pub mod error;
 pub mod events;
+pub mod guard;
+pub mod hub;
 pub mod lease;
+pub mod member;
 pub mod metrics;
 pub mod observed;
 pub mod owned;
@@ -40,7 +46,9 @@ pub mod watch;
 
 pub use context::{Context, FIELD_MANAGER};
 pub use error::ReconcileError;
+pub use guard::GuardSettings;
 pub use lease::Leadership;
+pub use member::Hub;
 pub use metrics::ReconcileMetrics;
 pub use observed::{Observed, Upstreams};
 pub use pass::{Pass, reconcile};

@@ -18,6 +18,15 @@ pub struct Observed {
     /// The `BoundEndpoint` objects among the sources, whose statuses the
     /// leader writes.
     pub bound: Vec<Arc<BoundEndpoint>>,
+    /// A member's hub objects, whose entries for this member the leader
+    /// writes on the hub (`Context::hub`).
+    pub hub: Vec<Arc<BoundEndpoint>>,
+    /// Whether the hub answers now: while it does not, no hub status is
+    /// attempted (they are written once it is back).
+    pub hub_reachable: bool,
+    /// Sources not read yet since the process started: the deletion guard
+    /// holds every deletion until they are.
+    pub unsynced: Vec<String>,
     /// This account's Services, every namespace.
     pub services: Vec<Arc<Service>>,
     /// This account's EndpointSlices (direct mode), every namespace.

@@ -10,10 +10,11 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use super::allocations;
 use super::apply::{Applied, Key, apply_all, key};
-use super::cleanup::delete_orphans;
+use super::cleanup::{delete_orphans, orphans, owned};
 use super::context::Context;
 use super::direct;
 use super::error::ReconcileError;
+use super::guard::Decision;
 use super::observed::{Observed, Upstreams};
 use super::verdict::{Applies, verdicts};
 use crate::pipeline::project::{DirectObjects, LABEL_UPSTREAM, Listing, direct, services};
@@ -56,6 +57,9 @@ pub async fn reconcile(ctx: &Context, world: &Observed, upstreams: &impl Upstrea
         ns,
         &previous,
     );
+    // Projections that left the catalog are served until their Services
+    // go: deleted, or held by the deletion guard.
+    let lingering = ctx.lingering(&outcome.projections, &in_cluster);
     let confirmed: Vec<Projection> = outcome
         .projections
         .iter()
@@ -63,6 +67,7 @@ pub async fn reconcile(ctx: &Context, world: &Observed, upstreams: &impl Upstrea
             p.port()
                 .is_some_and(|port| in_cluster.get(&p.key.id()) == Some(&port))
         })
+        .chain(&lingering)
         .cloned()
         .collect();
     let direct_projections: Vec<Projection> = outcome
@@ -90,6 +95,11 @@ pub async fn reconcile(ctx: &Context, world: &Observed, upstreams: &impl Upstrea
         desired.cleanup(ctx, world, &held, &mut pass.errors).await;
         let verdicts = verdicts(&pass.outcome, ns, &applies, &world.policy.loaded.policy);
         super::report::statuses(ctx, world, &verdicts, &mut pass.errors).await;
+        if let Some(hub) = &ctx.hub
+            && world.hub_reachable
+        {
+            super::hub::statuses(ctx, hub, &world.hub, &verdicts, &mut pass.errors).await;
+        }
         ctx.remember(
             pass.outcome
                 .projections
@@ -99,6 +109,7 @@ pub async fn reconcile(ctx: &Context, world: &Observed, upstreams: &impl Upstrea
         );
         pass.listings = applies.listings;
     }
+    ctx.remember_projected(pass.outcome.projections.iter().chain(&lingering));
     ctx.remember_served(&pass.confirmed);
     if !pass.errors.is_empty() {
         ctx.metrics.failed.inc();
@@ -304,7 +315,8 @@ impl Desired {
     }
 
     /// Delete this account's Services and EndpointSlices that are not
-    /// desired (nor held).
+    /// desired (nor held for a switch of mode), unless the deletion guard
+    /// holds them.
     async fn cleanup(
         &self,
         ctx: &Context,
@@ -312,10 +324,25 @@ impl Desired {
         held: &Held,
         errors: &mut Vec<ReconcileError>,
     ) {
-        let (_, e) = delete_orphans(ctx, &world.services, &self.service_keys(held)).await;
-        errors.extend(e);
-        let (_, e) = delete_orphans(ctx, &world.slices, &self.slice_keys(held)).await;
-        errors.extend(e);
+        let owned_services = owned(ctx, &world.services);
+        let service_orphans = orphans(&owned_services, &self.service_keys(held));
+        let confirmation = ctx.leader.confirmation();
+        let decision = ctx.guard.decide(
+            &service_orphans,
+            &owned_services,
+            &world.unsynced,
+            confirmation.as_deref(),
+        );
+        match decision {
+            Decision::Delete => {
+                super::report::deletions(ctx, None).await;
+                let (_, e) = delete_orphans(ctx, &world.services, &self.service_keys(held)).await;
+                errors.extend(e);
+                let (_, e) = delete_orphans(ctx, &world.slices, &self.slice_keys(held)).await;
+                errors.extend(e);
+            }
+            Decision::Hold(hold) => super::report::deletions(ctx, Some(&hold)).await,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Telling users: the status of every `BoundEndpoint` of this account and a
-//! Warning Event when an entry's problem appears or changes. Entries of the
+//! Warning Event when an entry's problem appears or changes; deletions the
+//! guard holds. Entries of the
 //! catalog file have no object; their Events regard the upstream Service's
 //! name in the operator namespace (which exists, unlike perhaps the
 //! target's namespace). In direct mode there is no upstream Service, and
@@ -11,6 +12,7 @@ use futures::StreamExt;
 use super::context::Context;
 use super::error::ReconcileError;
 use super::events::reference;
+use super::guard::Held;
 use super::observed::Observed;
 use super::verdict::Verdict;
 use crate::catalog::bound::entry_id;
@@ -149,4 +151,37 @@ fn notices(id: &str, v: &Verdict) -> [(String, Notice); 2] {
         _ => (None, None),
     };
     [(id.to_string(), main), (format!("{id}#ignored"), ignored)]
+}
+
+/// Say that deletions are held (`Some`), or that none are any more: a
+/// Warning Event regarding the account's Lease when a hold begins or
+/// changes, the `bindery.dev/deletions-held` annotation on that Lease (with
+/// the token that confirms), the `bindery_reconcile_deletions_held` gauge,
+/// and a log line.
+pub async fn deletions(ctx: &Context, held: Option<&Held>) {
+    const SUBJECT: &str = "held deletions";
+    let Some(held) = held else {
+        if ctx.metrics.deletions_held.get() > 0 {
+            tracing::info!("no deletions held any more");
+        }
+        ctx.metrics.deletions_held.set(0);
+        ctx.leader.set_held(None);
+        ctx.events.forget(SUBJECT);
+        return;
+    };
+    ctx.metrics.deletions_held.set(held.services as i64);
+    let since = k8s_openapi::jiff::Timestamp::try_from(held.since)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    ctx.leader.set_held(Some(format!(
+        "token={} projections={} of={} services={} since={since}: {}",
+        held.token, held.projections, held.of, held.services, held.reason
+    )));
+    let lease = ctx.leader.lease();
+    let note = held.describe(&ctx.guard.settings, &lease);
+    let (ns, name) = lease.split_once('/').unwrap_or_default();
+    let regarding = reference("coordination.k8s.io/v1", "Lease", ns, name, None);
+    ctx.events
+        .warn(SUBJECT, &regarding, "DeletionsHeld", note)
+        .await;
 }

@@ -116,6 +116,7 @@ pub fn desired(
         target: target.cloned(),
         upstream: upstream.cloned(),
         endpoints,
+        ..BoundEndpointStatus::default()
     }
 }
 
@@ -174,7 +175,16 @@ pub async fn write(
     object: &BoundEndpoint,
     status: BoundEndpointStatus,
 ) -> Result<bool, ReconcileError> {
-    if object.status.as_ref() == Some(&status) || !ctx.leader.is_leader() {
+    // Only the fields this writer owns: on an object that is also a hub
+    // object, the members' entries are theirs.
+    let same = object.status.as_ref().is_some_and(|live| {
+        live.conditions == status.conditions
+            && live.mode == status.mode
+            && live.endpoints == status.endpoints
+            && live.target == status.target
+            && live.upstream == status.upstream
+    });
+    if same || !ctx.leader.is_leader() {
         return Ok(false);
     }
     let ns = object.metadata.namespace.clone().unwrap_or_default();

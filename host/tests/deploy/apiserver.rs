@@ -605,3 +605,128 @@ fn operator_runs_on_the_charts_rbac() {
         "the Lease was not released on SIGTERM"
     );
 }
+
+/// The hub side of deploy/README.md: per member a ServiceAccount
+/// (`deploy/hub/member.yaml`) that reads its hub namespace, patches status
+/// there and holds its own Lease, nothing else; probed with can-i and with
+/// real requests as two members, one of which cannot touch the other's
+/// Lease.
+#[test]
+fn a_hub_members_rbac_reads_its_namespace_and_writes_only_status() {
+    let env = Env::get();
+    let hub_ns = "hub-acme";
+    env.0.namespace(hub_ns);
+    env.0.namespace("hub-other");
+    let template =
+        std::fs::read_to_string(repo_root().join("deploy/hub/member.yaml")).expect("member.yaml");
+    for member in ["eu-1", "us-1"] {
+        env.0.apply(
+            &template
+                .replace("MEMBER", member)
+                .replace("HUB_NAMESPACE", hub_ns),
+        );
+    }
+    env.0.apply(&format!(
+        "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: db, namespace: {hub_ns}}}\nspec: {{url: \"tcp://db.data:5432\", account: acme, upstreams: [{{address: \"10.0.0.1:5432\"}}]}}\n"
+    ));
+    let sa = format!("system:serviceaccount:{hub_ns}:bindery-member-eu-1");
+    let wrong = can_i(
+        &env,
+        &sa,
+        &[
+            ("list", "boundendpoints.bindery.dev", hub_ns, true),
+            ("watch", "boundendpoints.bindery.dev", hub_ns, true),
+            ("patch", "boundendpoints.bindery.dev/status", hub_ns, true),
+            ("update", "boundendpoints.bindery.dev", hub_ns, false),
+            ("patch", "boundendpoints.bindery.dev", hub_ns, false),
+            ("delete", "boundendpoints.bindery.dev", hub_ns, false),
+            ("create", "boundendpoints.bindery.dev", hub_ns, false),
+            ("list", "boundendpoints.bindery.dev", "hub-other", false),
+            (
+                "patch",
+                "boundendpoints.bindery.dev/status",
+                "hub-other",
+                false,
+            ),
+            ("list", "boundendpoints.bindery.dev", "", false),
+            ("create", "leases.coordination.k8s.io", hub_ns, true),
+            ("update", "leases.coordination.k8s.io", hub_ns, false),
+            ("create", "leases.coordination.k8s.io", "hub-other", false),
+            ("get", "secrets", hub_ns, false),
+            ("list", "services", hub_ns, false),
+            ("*", "*", hub_ns, false),
+        ],
+    );
+    assert!(
+        wrong.is_empty(),
+        "hub RBAC is not as designed:\n{}",
+        wrong.join("\n")
+    );
+    let named = |verb: &str, lease: &str| {
+        let out = env
+            .kubectl()
+            .args([
+                "auth",
+                "can-i",
+                verb,
+                &format!("leases/{lease}"),
+                "-n",
+                hub_ns,
+                "--as",
+                &sa,
+            ])
+            .output()
+            .expect("can-i");
+        text(&out.stdout).trim() == "yes"
+    };
+    assert!(named("update", "bindery-member-eu-1"));
+    assert!(named("get", "bindery-member-eu-1"));
+    assert!(
+        !named("update", "bindery-member-us-1"),
+        "eu-1 may take us-1's name"
+    );
+
+    // Real requests: read, patch the status with server-side apply as the
+    // member's field manager; the spec stays out of reach.
+    let as_sa = |args: &[&str]| {
+        let mut cmd = env.kubectl();
+        cmd.args(args).args(["--as", &sa]);
+        cmd.output().expect("kubectl as the member")
+    };
+    let listed = as_sa(&["get", "boundendpoints", "-n", hub_ns, "-o", "name"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert_eq!(text(&listed.stdout).trim(), "boundendpoint.bindery.dev/db");
+    let entry = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        entry.path(),
+        format!(
+            "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: db, namespace: {hub_ns}}}\nstatus: {{clusters: [{{cluster: eu-1, ready: \"True\", reason: Projected}}], clusterCount: 1}}\n"
+        ),
+    )
+    .unwrap();
+    let status = as_sa(&[
+        "apply",
+        "--server-side",
+        "--subresource=status",
+        "--field-manager=bindery-eu-1",
+        "-f",
+        entry.path().to_str().unwrap(),
+    ]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let spec = as_sa(&[
+        "patch",
+        "boundendpoint",
+        "db",
+        "-n",
+        hub_ns,
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"url":"tcp://evil.data:5432"}}"#,
+    ]);
+    assert!(!spec.status.success(), "a member changed the hub's spec");
+    let annotated = as_sa(&["annotate", "boundendpoint", "db", "-n", hub_ns, "x=y"]);
+    assert!(
+        !annotated.status.success(),
+        "a member annotated the hub's object"
+    );
+}

@@ -210,6 +210,140 @@ fn chart_defaults_and_switches() {
     );
 }
 
+/// A member of a hub, from the chart's values and from the kustomize
+/// component: the hub's kubeconfig is a Secret mounted as a file (the
+/// operator never reads Secrets), and its flags name it; a catalog URL's
+/// token and CA are mounted the same way. Both renders' args `bindery run`
+/// accepts.
+#[test]
+fn a_hub_member_takes_the_hub_kubeconfig_from_a_mounted_secret() {
+    let out = helm_template(
+        "bindery",
+        "bindery-system",
+        &[
+            "--set",
+            "hub.kubeconfigSecret=hub-kc,hub.namespace=acme,hub.clusterName=eu-1,localCatalog=false",
+            "--set",
+            "catalogURL.url=https://catalog.example/c.yaml,catalogURL.tokenSecret=cat-token,catalogURL.caConfigMap=cat-ca",
+            "--set",
+            "deletionGuard.percent=30,deletionGuard.holdSeconds=0",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let docs = documents(&text(&out.stdout));
+    let deployment = find(&docs, "Deployment", "bindery");
+    let args = container_args(deployment);
+    for want in [
+        "--no-local-catalog",
+        "--hub-kubeconfig=/etc/bindery/hub/kubeconfig",
+        "--hub-namespace=acme",
+        "--cluster-name=eu-1",
+        "--catalog-url=https://catalog.example/c.yaml",
+        "--catalog-url-token-file=/etc/bindery/catalog-url-token/token",
+        "--catalog-url-ca-file=/etc/bindery/catalog-url-ca/ca.crt",
+        "--deletion-guard-percent=30",
+        "--deletion-hold-seconds=0",
+    ] {
+        assert!(args.iter().any(|a| a == want), "{want} not in {args:?}");
+    }
+    let pod = &deployment["spec"]["template"]["spec"];
+    let volume = |name: &str| {
+        pod["volumes"]
+            .as_array()
+            .expect("volumes")
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no volume {name}: {pod}"))
+            .clone()
+    };
+    assert_eq!(volume("hub-kubeconfig")["secret"]["secretName"], "hub-kc");
+    assert_eq!(
+        volume("catalog-url-token")["secret"]["secretName"],
+        "cat-token"
+    );
+    assert_eq!(volume("catalog-url-ca")["configMap"]["name"], "cat-ca");
+    let mounts = pod["containers"][0]["volumeMounts"].to_string();
+    assert!(mounts.contains("/etc/bindery/hub"), "{mounts}");
+    assert!(
+        !args.iter().any(|a| a.starts_with("--deletion-guard-min")),
+        "an unset guard value is bindery's default: {args:?}"
+    );
+    // Without the hub's namespace or the cluster name the chart refuses.
+    let out = helm_template(
+        "bindery",
+        "bindery-system",
+        &["--set", "hub.kubeconfigSecret=hub-kc,hub.namespace=acme"],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("hub.clusterName is required"));
+    // The flags parse: `bindery run` refuses only for want of a cluster.
+    check_run_args(&args);
+
+    // The kustomize component, from an overlay as deploy/README.md shows.
+    let overlay = tempfile::tempdir().expect("tempdir");
+    let up = "../".repeat(overlay.path().components().count() - 1);
+    let base = format!("{up}{}", repo_root().join(KUSTOMIZE).display());
+    std::fs::write(
+        overlay.path().join("hub.kubeconfig"),
+        "apiVersion: v1\nkind: Config\n",
+    )
+    .expect("kubeconfig");
+    std::fs::write(
+        overlay.path().join("kustomization.yaml"),
+        format!(
+            "resources: [{base}]\ncomponents: [{base}/components/hub]\nconfigMapGenerator:\n  - name: bindery-hub\n    namespace: bindery-system\n    literals: [namespace=acme, clusterName=eu-1]\nsecretGenerator:\n  - name: bindery-hub\n    namespace: bindery-system\n    files: [kubeconfig=hub.kubeconfig]\n"
+        ),
+    )
+    .expect("overlay");
+    let rendered = run_ok(kubectl().args(["kustomize", overlay.path().to_str().unwrap()]));
+    let docs = documents(&rendered);
+    let deployment = find(&docs, "Deployment", "bindery");
+    let args = container_args(deployment);
+    for want in [
+        "--hub-kubeconfig=/etc/bindery/hub/kubeconfig",
+        "--hub-namespace=$(BINDERY_HUB_NAMESPACE)",
+        "--cluster-name=$(BINDERY_CLUSTER_NAME)",
+    ] {
+        assert!(args.iter().any(|a| a == want), "{want} not in {args:?}");
+    }
+    let pod = &deployment["spec"]["template"]["spec"];
+    // The generated (hashed) names are the ones referenced.
+    let secret = docs
+        .iter()
+        .find(|d| d["kind"] == "Secret")
+        .expect("the Secret");
+    let map = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["data"]["clusterName"] == "eu-1")
+        .expect("the ConfigMap");
+    let volumes = pod["volumes"].to_string();
+    assert!(
+        volumes.contains(&format!("\"secretName\":{}", secret["metadata"]["name"])),
+        "{volumes}"
+    );
+    let env = pod["containers"][0]["env"].to_string();
+    assert!(
+        env.contains(&format!("\"name\":{}", map["metadata"]["name"])),
+        "{env}"
+    );
+}
+
+/// `bindery run <args> --help`-free check: the args parse (an unknown flag
+/// or a bad value fails before any connection is tried).
+fn check_run_args(args: &[String]) {
+    let out = bindery()
+        .args(args)
+        .arg("--kubeconfig=/nonexistent/kubeconfig")
+        .output()
+        .expect("bindery run");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("/nonexistent/kubeconfig"),
+        "the chart's args were refused before the kubeconfig was read: {stderr}"
+    );
+}
+
 #[test]
 fn crd_copies_match_bindery_crd() {
     let crd = run_ok(bindery().arg("crd"));

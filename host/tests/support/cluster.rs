@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use super::forward::{free_port, http_get_on};
@@ -18,10 +18,15 @@ pub struct Cluster {
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
+/// The state dirs of every control plane this binary started, stopped when
+/// it exits.
+static STARTED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 extern "C" fn stop_testenv() {
-    if let Some(c) = CLUSTER.get() {
+    let dirs = std::mem::take(&mut *STARTED.lock().unwrap_or_else(|p| p.into_inner()));
+    for dir in dirs {
         let _ = Command::new(repo_root().join("testenv/stop"))
-            .env("BINDERY_TESTENV_DIR", &c.dir)
+            .env("BINDERY_TESTENV_DIR", &dir)
             .stderr(Stdio::null())
             .status();
     }
@@ -41,7 +46,18 @@ pub fn testenv_dir(name: &str) -> PathBuf {
 /// runs on one machine with their own `BINDERY_TESTENV_DIR` never share
 /// an apiserver, nor stop each other's.
 pub fn cluster(name: &str) -> &'static Cluster {
-    CLUSTER.get_or_init(|| {
+    CLUSTER.get_or_init(|| Cluster::start(name))
+}
+
+/// One more control plane of this test binary (a hub, a member), in its
+/// own state dir named as for [`cluster`]; stopped when the binary exits.
+pub fn another(name: &str) -> Cluster {
+    Cluster::start(name)
+}
+
+impl Cluster {
+    /// `testenv/start` in [`testenv_dir`]`(name)`, with the CRD applied.
+    fn start(name: &str) -> Cluster {
         let dir = testenv_dir(name);
         // Installs nothing: what is missing fails here, naming testenv/setup.
         let out = Command::new(repo_root().join("testenv/start"))
@@ -56,8 +72,14 @@ pub fn cluster(name: &str) -> &'static Cluster {
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let kubeconfig = PathBuf::from(stdout.lines().last().expect("kubeconfig path").trim());
-        // SAFETY: registering a plain extern "C" fn with no captured state.
-        unsafe { libc::atexit(stop_testenv) };
+        {
+            let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
+            if started.is_empty() {
+                // SAFETY: registering a plain extern "C" fn with no captured state.
+                unsafe { libc::atexit(stop_testenv) };
+            }
+            started.push(dir.clone());
+        }
         let c = Cluster { dir, kubeconfig };
         let crd = bindery().arg("crd").output().expect("bindery crd");
         c.apply(&String::from_utf8_lossy(&crd.stdout));
@@ -68,10 +90,18 @@ pub fn cluster(name: &str) -> &'static Cluster {
             "--timeout=30s",
         ]);
         c
-    })
-}
+    }
 
-impl Cluster {
+    /// Run `testenv/<script>` (`stop-apiserver`, `start-apiserver`) on this
+    /// control plane.
+    pub fn testenv(&self, script: &str) {
+        let status = Command::new(repo_root().join("testenv").join(script))
+            .env("BINDERY_TESTENV_DIR", &self.dir)
+            .status()
+            .expect("running a testenv script");
+        assert!(status.success(), "testenv/{script} failed");
+    }
+
     /// Run kubectl; panics with its stderr on failure.
     pub fn kubectl(&self, args: &[&str]) -> String {
         let out = self.kubectl_status(args);
@@ -288,6 +318,11 @@ impl Operator {
         wait_for(Duration::from_secs(30), &format!("{n} more passes"), || {
             self.metric(name) >= target
         });
+    }
+
+    /// `GET path` on the admin server: the body of a 200.
+    pub fn admin_get(&self, path: &str) -> std::io::Result<String> {
+        http_get(self.admin, path)
     }
 
     pub fn ready(&self) -> bool {

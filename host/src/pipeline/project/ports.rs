@@ -1,7 +1,10 @@
 //! Forwarder port allocation. A URL keeps the port it had; a new URL gets
 //! the first free port probing from a hash of its identity, so the result
 //! does not depend on the order URLs arrive in and two replicas computing it
-//! from the same inputs agree.
+//! from the same inputs agree. A port `previous` gives a URL that is no
+//! longer asked for stays taken for this pass: its Service may still target
+//! it (until it is deleted, or while the reconciler holds a deletion), so
+//! a new URL there would receive the other's connections.
 use std::collections::BTreeSet;
 
 use crate::pipeline::types::Allocation;
@@ -19,6 +22,12 @@ pub fn allocate(
     let mut out = Allocation::new();
     let mut wanted: Vec<&String> = Vec::new();
     let in_range = |p: u16| (range.first..=range.last).contains(&p);
+    let asked: BTreeSet<&String> = ids.iter().collect();
+    let mut reserved: BTreeSet<u16> = previous
+        .iter()
+        .filter(|(id, p)| !asked.contains(id) && in_range(**p))
+        .map(|(_, p)| *p)
+        .collect();
     for id in ids {
         match previous.get(id) {
             Some(&p) if in_range(p) && taken.insert(p) => {
@@ -27,6 +36,7 @@ pub fn allocate(
             _ => wanted.push(id),
         }
     }
+    taken.append(&mut reserved);
     wanted.sort();
     wanted.dedup();
     let mut exhausted = Vec::new();

@@ -68,3 +68,33 @@ fn previous_ports_outside_the_range_are_reallocated() {
     let (a, _) = allocate(&ids(1), range, &prev);
     assert!((20000..=20009).contains(&a[&ids(1)[0]]));
 }
+
+#[test]
+fn a_port_of_a_url_no_longer_asked_for_is_not_handed_to_another() {
+    // A range of two: `gone` held 20000 and its Service may still target
+    // it, so `new`, whose hash may point there, gets the other port.
+    let range = PortRange {
+        first: 20000,
+        last: 20001,
+    };
+    for n in 0..20 {
+        let gone = format!("default/tcp://gone{n}.ns:80");
+        let new = format!("default/tcp://new{n}.ns:80");
+        let previous = Allocation::from([(gone.clone(), 20000)]);
+        let (a, left) = allocate(std::slice::from_ref(&new), range, &previous);
+        assert!(left.is_empty());
+        assert_eq!(
+            a[&new], 20001,
+            "{new} took the port {gone}'s Service targets"
+        );
+        assert!(!a.contains_key(&gone));
+    }
+    // With the range full of such ports, a new URL waits for a port.
+    let previous = Allocation::from([
+        ("default/tcp://a.ns:80".to_string(), 20000),
+        ("default/tcp://b.ns:80".to_string(), 20001),
+    ]);
+    let (a, left) = allocate(&["default/tcp://c.ns:80".to_string()], range, &previous);
+    assert!(a.is_empty());
+    assert_eq!(left, ["default/tcp://c.ns:80"]);
+}
