@@ -384,7 +384,15 @@ fn crd_is_a_valid_custom_resource_definition() {
         .collect();
     assert_eq!(
         columns,
-        ["URL", "Ready", "Reason", "Mode", "Endpoints", "Age"]
+        [
+            "URL",
+            "Ready",
+            "Reason",
+            "Mode",
+            "Endpoints",
+            "Clusters",
+            "Age"
+        ]
     );
 }
 

@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_client_limits_have_defaults_and_a_head_limit_in_range() {
-        let f = parse_str("", "p").unwrap().forwarding;
+        let f = parse_str("{}", "p").unwrap().forwarding;
         assert_eq!(f.request_head_timeout().as_secs(), 10);
         assert_eq!(f.body_progress_timeout().as_secs(), 30);
         assert_eq!(f.max_head_bytes, 65536);

@@ -59,12 +59,10 @@ pub async fn run(mode: &mut impl Mode, process: &mut Process, resync: Option<Dur
             .await;
         told.tell(&outcome.rejections);
         let settings = Arc::new(policy.loaded.policy.forwarding.clone());
-        mode.served(process.forwarder.apply(
-            &serve,
-            &policy.plugins.router,
-            &settings,
-            policy.generation,
-        ));
+        let results =
+            process
+                .forwarder
+                .apply(&serve, &policy.plugins.router, &settings, policy.generation);
         let snapshot = Snapshot {
             policy: policy.clone(),
             outcome,
@@ -76,6 +74,8 @@ pub async fn run(mode: &mut impl Mode, process: &mut Process, resync: Option<Dur
             process.live.install(snapshot);
             installed = Some(policy.generation);
         }
+        // After the snapshot: what the mode prints, the admin server shows.
+        mode.served(results);
         refusals
             .sources(process.sources.failures(), mode, process)
             .await;
