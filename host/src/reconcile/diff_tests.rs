@@ -2,7 +2,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::differs;
-use crate::reconcile::owned::{Owner, selector};
+use crate::reconcile::owned::{Owner, selector, slice_selector};
 
 fn svc(type_: &str, target_port: Option<i32>, labels: &[(&str, &str)]) -> Service {
     let mut s = Service::default();
@@ -103,6 +103,34 @@ fn ownership_is_the_labels_alone() {
     assert_eq!(
         selector("a"),
         "app.kubernetes.io/managed-by=bindery,bindery.dev/account=a"
+    );
+}
+
+/// The EndpointSlice controller copies a Service's labels onto its slices:
+/// those of proxy mode's upstream Services look like this account's, and
+/// are not.
+#[test]
+fn a_slice_another_controller_manages_is_not_ours() {
+    let copied = [
+        ("app.kubernetes.io/managed-by", "bindery"),
+        ("bindery.dev/account", "a"),
+        (
+            "endpointslice.kubernetes.io/managed-by",
+            "endpointslice-controller.k8s.io",
+        ),
+    ];
+    let mut meta = svc("ClusterIP", None, &copied).metadata;
+    assert_eq!(Owner::of(&meta, "a"), Owner::Foreign);
+    if let Some(l) = meta.labels.as_mut() {
+        l.insert(
+            "endpointslice.kubernetes.io/managed-by".into(),
+            "bindery.dev".into(),
+        );
+    }
+    assert_eq!(Owner::of(&meta, "a"), Owner::Us);
+    assert_eq!(
+        slice_selector("a"),
+        "app.kubernetes.io/managed-by=bindery,bindery.dev/account=a,endpointslice.kubernetes.io/managed-by=bindery.dev"
     );
 }
 

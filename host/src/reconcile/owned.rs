@@ -3,11 +3,25 @@
 //! mark.
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::pipeline::project::{LABEL_ACCOUNT, LABEL_MANAGED_BY, MANAGED_BY};
+use crate::pipeline::project::{
+    LABEL_ACCOUNT, LABEL_MANAGED_BY, MANAGED_BY,
+    slices::{LABEL_SLICE_MANAGED_BY, SLICE_MANAGED_BY},
+};
 
 /// The label selector of this account's Services.
 pub fn selector(account: &str) -> String {
     format!("{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_ACCOUNT}={account}")
+}
+
+/// The label selector of this account's EndpointSlices. The
+/// EndpointSlice controller copies a Service's labels onto the slices it
+/// manages for it (those of proxy mode's upstream Services), so the
+/// account's labels alone would take in slices that are not Bindery's.
+pub fn slice_selector(account: &str) -> String {
+    format!(
+        "{},{LABEL_SLICE_MANAGED_BY}={SLICE_MANAGED_BY}",
+        selector(account)
+    )
 }
 
 /// Who a Service belongs to, as far as Bindery is concerned.
@@ -26,6 +40,11 @@ impl Owner {
         let labels = meta.labels.as_ref();
         let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
         if label(LABEL_MANAGED_BY) != Some(MANAGED_BY) {
+            return Owner::Foreign;
+        }
+        // A slice another controller manages, with a Service's labels
+        // copied onto it.
+        if label(LABEL_SLICE_MANAGED_BY).is_some_and(|m| m != SLICE_MANAGED_BY) {
             return Owner::Foreign;
         }
         match label(LABEL_ACCOUNT) {

@@ -34,17 +34,11 @@ impl Stores {
     ) -> Stores {
         let labels = watcher::Config::default().labels(&owned::selector(account));
         Stores {
-            services: spawn(
-                "Services",
-                Api::all(client.clone()),
-                labels.clone(),
-                &trigger,
-                stop,
-            ),
+            services: spawn("Services", Api::all(client.clone()), labels, &trigger, stop),
             slices: spawn(
                 "EndpointSlices",
                 Api::all(client.clone()),
-                labels,
+                watcher::Config::default().labels(&owned::slice_selector(account)),
                 &trigger,
                 stop,
             ),
