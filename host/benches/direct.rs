@@ -1,53 +1,76 @@
-//! `cargo bench --bench direct`: direct mode through a real kube-proxy
-//! (iptables mode, in a network namespace the bench makes, as the tests'
-//! `support::kube_proxy` node), side by side in one run: a client in the
-//! node's namespace connecting straight to an upstream's IP, and through
-//! the ClusterIP of a direct-mode Service that `bindery run` projected
-//! with that upstream as its one endpoint. New connections per second
-//! (connect, read the server's line, close) and a bulk transfer (echoed),
-//! alternated in rounds; medians and ratios printed. Not a timed test
-//! (BENCHMARKS.md has the measured figures).
+//! `cargo bench --bench direct`: direct mode on the node of `testenv/start
+//! --node`, side by side in one run with the chart installed and one
+//! upstream server in a network namespace beside the node's (a veth link
+//! away, as another machine): a client in the node's namespace (where
+//! kube-proxy's rules apply, as to a pod's traffic) connecting straight to
+//! the upstream's IP, through the ClusterIP of a direct-mode Service
+//! (kube-proxy to the upstream), and through the ClusterIP of a proxy-mode
+//! upstream Service (kube-proxy to a forwarder pod, then the forwarder to
+//! the upstream). New connections per second (connect, read the server's
+//! line, close) and a bulk transfer (echoed), alternated in short turns,
+//! ratios per round; medians printed. Not a timed test (BENCHMARKS.md has
+//! the measured figures).
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::cluster::{Operator, cluster};
-use support::kube_proxy::{UP_PORT, dnat, ip4, node, root_iptables};
-use support::netns::{Netns, NsServer, who};
+use support::node::{NEIGHBOUR, Node, TcpUpstream, node};
 use support::wait_for;
 
-const ROUNDS: usize = 9;
-/// Each round alternates the two paths this many times, in short turns,
-/// so that both see the same moments of a busy machine.
-const TURNS: usize = 8;
+const ROUNDS: usize = 7;
+/// Each round alternates the paths this many times, in short turns, so
+/// that all see the same moments of a busy machine.
+const TURNS: usize = 6;
 const CONNECT_FOR: Duration = Duration::from_millis(250);
-const BULK_BYTES: usize = 64 << 20;
+const BULK_BYTES: usize = 32 << 20;
+const NS: &str = "bench-direct";
+const APPS: &str = "bench-apps";
+const ACCOUNT: &str = "bd";
+const PATHS: [&str; 3] = ["straight", "direct", "proxy"];
 
-fn connections_per_second(n: &Netns, to: SocketAddr) -> f64 {
-    n.enter(move || {
+/// The server's greeting line, then nothing more to read.
+fn greeting(s: &mut TcpStream) {
+    let mut line = [0u8; 64];
+    let mut got = 0;
+    while !line[..got].contains(&b'\n') {
+        let k = s.read(&mut line[got..]).expect("greeting");
+        assert!(k > 0, "closed before its greeting");
+        got += k;
+    }
+}
+
+/// Connections per second to `to`; a connection that fails is counted in
+/// `failed` and not in the rate.
+fn connections_per_second(n: &Node, to: SocketAddr, failed: &mut u64) -> f64 {
+    let (rate, lost) = n.in_netns(move || {
         let t = Instant::now();
-        let mut done = 0u64;
+        let (mut done, mut lost) = (0u64, 0u64);
         while t.elapsed() < CONNECT_FOR {
-            who(to, Duration::from_secs(2)).expect("a connection");
-            done += 1;
+            match TcpStream::connect_timeout(&to, Duration::from_secs(2)) {
+                Ok(mut s) => {
+                    greeting(&mut s);
+                    done += 1;
+                }
+                Err(e) => {
+                    eprintln!("connect to {to}: {e}");
+                    lost += 1;
+                }
+            }
         }
-        done as f64 / t.elapsed().as_secs_f64()
-    })
+        (done as f64 / t.elapsed().as_secs_f64(), lost)
+    });
+    *failed += lost;
+    rate
 }
 
 /// MiB/s of `BULK_BYTES` written and read back on one connection.
-fn bulk(n: &Netns, to: SocketAddr) -> f64 {
-    n.enter(move || {
+fn bulk(n: &Node, to: SocketAddr) -> f64 {
+    n.in_netns(move || {
         let mut s = TcpStream::connect(to).expect("connect");
-        let mut line = [0u8; 64];
-        // The server's greeting line first.
-        let mut got = 0;
-        while !line[..got].contains(&b'\n') {
-            got += s.read(&mut line[got..]).expect("greeting");
-        }
+        greeting(&mut s);
         let mut w = s.try_clone().expect("clone");
         let t = Instant::now();
         let writer = std::thread::spawn(move || {
@@ -76,118 +99,147 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn range(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(0.0, f64::max);
+    format!("{lo:.3}-{hi:.3}")
+}
+
+fn endpoint(name: &str, mode: &str, upstream: SocketAddr) -> String {
+    format!(
+        "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  url: tcp://{name}.{APPS}:80\n  account: {ACCOUNT}\n  mode: {mode}\n  upstreams: [{{address: \"{upstream}\"}}]\n"
+    )
+}
+
+/// The ClusterIP and port of a Service once it has one.
+fn cluster_ip(n: &Node, ns: &str, name: &str) -> Option<SocketAddr> {
+    let out = n
+        .kubectl_status(&[
+            "get",
+            "service",
+            name,
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.spec.clusterIP} {.spec.ports[0].port}",
+        ])
+        .ok()?;
+    let (ip, port) = out.trim().split_once(' ')?;
+    Some(SocketAddr::new(
+        ip.parse::<IpAddr>().ok()?,
+        port.parse().ok()?,
+    ))
+}
+
+/// The proxy-mode endpoint's upstream Service in the release namespace
+/// (the one its ExternalName Service points at).
+fn upstream_service(n: &Node, name: &str) -> Option<SocketAddr> {
+    let target = n
+        .kubectl_status(&[
+            "get",
+            "service",
+            name,
+            "-n",
+            APPS,
+            "-o",
+            "jsonpath={.spec.externalName}",
+        ])
+        .ok()?;
+    let svc = target.split('.').next().filter(|s| !s.is_empty())?;
+    cluster_ip(n, NS, svc)
+}
+
+/// Whether a connection through `to` gets the upstream's greeting.
+fn answers(n: &Node, to: SocketAddr) -> bool {
+    n.in_netns(move || {
+        TcpStream::connect_timeout(&to, Duration::from_secs(2))
+            .map(|mut s| {
+                let mut b = [0u8; 8];
+                s.set_read_timeout(Some(Duration::from_secs(2))).is_ok()
+                    && s.read(&mut b).is_ok_and(|k| k > 0)
+            })
+            .unwrap_or(false)
+    })
+}
+
 fn main() {
-    let before = root_iptables();
-    let c = cluster("bench-direct");
-    let (op, apps) = ("bd-op", "bd-apps");
-    c.namespace(op);
-    c.namespace(apps);
-    let n = node(c);
+    let n = node("bench-direct");
+    let account = format!("policy.account={ACCOUNT}");
+    n.helm_install(NS, NS, &[&account]);
+    n.namespace(APPS);
     // Many short connections from one client: reuse TIME_WAIT ports (in
     // the node's namespace only).
-    let sysctl = |k: &str| {
+    for k in [
+        "net.ipv4.tcp_tw_reuse=1",
+        "net.ipv4.ip_local_port_range=10000 65000",
+    ] {
         let ok = n
-            .node
-            .exec(std::path::Path::new("sysctl"))
+            .command("sysctl")
             .args(["-qw", k])
             .status()
             .expect("sysctl")
             .success();
         assert!(ok, "sysctl {k}");
-    };
-    sysctl("net.ipv4.tcp_tw_reuse=1");
-    sysctl("net.ipv4.ip_local_port_range=10000 65000");
-    let upstream = SocketAddr::new(ip4(3), UP_PORT);
-    let _server = NsServer::start(&n.up, upstream);
-    c.apply(&format!(
-        "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: bench, namespace: {op}}}\nspec:\n  url: tcp://bench.{apps}:80\n  account: bd\n  mode: direct\n  upstreams: [{{address: \"{upstream}\"}}]\n"
-    ));
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("policy.yaml"),
-        "account: bd\nports: {first: 24000, last: 24099}\nforwarding:\n  healthCheck: {type: tcp, intervalSeconds: 5}\n",
-    )
-    .expect("policy");
-    let policy = dir.path().to_str().expect("utf-8").to_string();
-    let mut operator = Operator::start_with(
-        c,
-        n.node
-            .exec(std::path::Path::new(env!("CARGO_BIN_EXE_bindery"))),
-        &n.kubeconfig,
-        "bd-0",
-        &[
-            "--operator-namespace",
-            op,
-            "--policy",
-            &policy,
-            "--listen",
-            "127.0.0.1",
-        ],
-    );
-    let limit = Duration::from_secs(120);
-    let ip = || {
-        c.get("svc", apps, "bench", "{.spec.clusterIP}")
-            .unwrap_or_default()
-    };
-    wait_for(limit, "the direct Service", || {
-        ip().parse::<std::net::IpAddr>().is_ok()
+    }
+    let neighbour = n.neighbour("bench-direct-up");
+    let listener = neighbour
+        .enter(|| std::net::TcpListener::bind((NEIGHBOUR, 0)).expect("bind in the neighbour"));
+    let up = TcpUpstream::serve(listener, "bench");
+    n.apply(&endpoint("direct", "direct", up.addr));
+    n.apply(&endpoint("proxy", "proxy", up.addr));
+    let limit = Duration::from_secs(180);
+    let mut direct = None;
+    let mut proxy = None;
+    wait_for(limit, "both Services answering", || {
+        direct = cluster_ip(n, APPS, "direct");
+        proxy = upstream_service(n, "proxy");
+        direct.is_some_and(|d| answers(n, d)) && proxy.is_some_and(|p| answers(n, p))
     });
-    let service = SocketAddr::new(ip().parse().expect("ClusterIP"), 80);
-    wait_for(limit, "kube-proxy's rules", || dnat(&n.node, 3));
+    let targets = [up.addr, direct.expect("direct"), proxy.expect("proxy")];
+    eprintln!(
+        "straight {}, direct {}, proxy {}",
+        targets[0], targets[1], targets[2]
+    );
 
-    // Each round measures both paths in alternating short turns, and the
-    // ratio is taken per round: a busy machine's drift then cancels.
-    let (mut cs, mut cd, mut bs, mut bd) = (vec![], vec![], vec![], vec![]);
-    let (mut cr, mut br) = (vec![], vec![]);
+    // Each round measures every path in alternating short turns, and the
+    // ratios are taken per round: a busy machine's drift then cancels.
+    let mut conns: [Vec<f64>; 3] = Default::default();
+    let mut bulks: [Vec<f64>; 3] = Default::default();
+    let mut conn_ratio: [Vec<f64>; 3] = Default::default();
+    let mut bulk_ratio: [Vec<f64>; 3] = Default::default();
+    let mut failed = [0u64; 3];
     for round in 0..ROUNDS {
-        let order = if round % 2 == 0 {
-            [upstream, service]
-        } else {
-            [service, upstream]
-        };
-        let mut conns = [0.0; 2];
-        let mut bulks = [0.0; 2];
+        let mut c = [0.0; 3];
+        let mut b = [0.0; 3];
         for turn in 0..TURNS {
-            for k in 0..2 {
-                let to = order[(k + turn) % 2];
-                let i = usize::from(to == service);
-                conns[i] += connections_per_second(&n.node, to) / TURNS as f64;
-                bulks[i] += bulk(&n.node, to) / TURNS as f64;
+            for k in 0..3 {
+                let i = (k + turn + round) % 3;
+                c[i] += connections_per_second(n, targets[i], &mut failed[i]) / TURNS as f64;
+                b[i] += bulk(n, targets[i]) / TURNS as f64;
             }
         }
-        cs.push(conns[0]);
-        cd.push(conns[1]);
-        bs.push(bulks[0]);
-        bd.push(bulks[1]);
-        cr.push(conns[1] / conns[0]);
-        br.push(bulks[1] / bulks[0]);
+        for i in 0..3 {
+            conns[i].push(c[i]);
+            bulks[i].push(b[i]);
+            conn_ratio[i].push(c[i] / c[0]);
+            bulk_ratio[i].push(b[i] / b[0]);
+        }
         eprintln!(
-            "round {round}: conn/s straight {:.0} direct {:.0}; bulk MiB/s straight {:.0} direct {:.0}",
-            conns[0], conns[1], bulks[0], bulks[1]
+            "round {round}: conn/s straight {:.0} direct {:.0} proxy {:.0}; bulk MiB/s straight {:.0} direct {:.0} proxy {:.0}",
+            c[0], c[1], c[2], b[0], b[1], b[2]
         );
     }
-    println!(
-        "new connections/s (median of {ROUNDS} rounds): straight to the IP {:.0}, through the direct-mode Service {:.0}; direct/straight per round: median {:.3}, range {:.3}-{:.3}",
-        median(cs),
-        median(cd),
-        median(cr.clone()),
-        cr.iter().copied().fold(f64::INFINITY, f64::min),
-        cr.iter().copied().fold(0.0, f64::max)
-    );
-    println!(
-        "bulk MiB/s (echoed, {} MiB a turn): straight {:.0}, direct {:.0}; direct/straight per round: median {:.3}, range {:.3}-{:.3}",
-        BULK_BYTES >> 20,
-        median(bs),
-        median(bd),
-        median(br.clone()),
-        br.iter().copied().fold(f64::INFINITY, f64::min),
-        br.iter().copied().fold(0.0, f64::max)
-    );
-    operator.stop();
-    drop(n);
-    assert_eq!(
-        root_iptables(),
-        before,
-        "the machine's own iptables rules changed"
-    );
+    for i in 0..3 {
+        println!(
+            "{:8} new connections/s median {:.0} (/straight per round: median {:.3}, range {}), {} failed; bulk MiB/s median {:.0} (/straight: median {:.3}, range {})",
+            PATHS[i],
+            median(conns[i].clone()),
+            median(conn_ratio[i].clone()),
+            range(&conn_ratio[i]),
+            failed[i],
+            median(bulks[i].clone()),
+            median(bulk_ratio[i].clone()),
+            range(&bulk_ratio[i]),
+        );
+    }
 }

@@ -1,7 +1,6 @@
 //! A real kube-apiserver for the reconciler's tests: `testenv/start` once
 //! per test binary (its own state dir), stopped when the binary exits; the
 //! BoundEndpoint CRD applied; `bindery run` started and stopped as a child.
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -112,41 +111,19 @@ impl Cluster {
     }
 
     pub fn kubectl_status(&self, args: &[&str]) -> Result<String, String> {
-        let out = tools::kubectl()
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("running kubectl");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        tools::kubectl_output(
+            tools::kubectl()
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .args(args),
+        )
     }
 
     /// `kubectl apply -f -` of a YAML stream.
     pub fn apply(&self, yaml: &str) {
-        let mut child = tools::kubectl()
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl apply");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(yaml.as_bytes())
-            .expect("writing yaml");
-        let out = child.wait_with_output().expect("kubectl apply");
-        assert!(
-            out.status.success(),
-            "kubectl apply: {}",
-            String::from_utf8_lossy(&out.stderr)
+        tools::kubectl_apply(
+            tools::kubectl().arg("--kubeconfig").arg(&self.kubeconfig),
+            yaml,
         );
     }
 

@@ -18,7 +18,8 @@ pub struct Netns {
     pub name: String,
 }
 
-fn ip(args: &[&str]) {
+/// `ip <args>`, panicking with its stderr on failure.
+pub fn ip(args: &[&str]) {
     let out = tools::on_path("ip")
         .args(args)
         .output()

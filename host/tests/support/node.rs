@@ -168,16 +168,7 @@ impl Node {
 
     /// Run kubectl: stdout, or stderr as the error.
     pub fn kubectl_status(&self, args: &[&str]) -> Result<String, String> {
-        let out = self
-            .kubectl_cmd()
-            .args(args)
-            .output()
-            .expect("running kubectl");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
+        super::tools::kubectl_output(self.kubectl_cmd().args(args))
     }
 
     /// Run kubectl; panics with its stderr on failure.
@@ -186,28 +177,31 @@ impl Node {
             .unwrap_or_else(|e| panic!("kubectl {args:?}: {e}"))
     }
 
+    /// `helm install --wait` of the chart in this tree as `release` in
+    /// `ns`, the image the node holds, and `sets` (`key=value`).
+    pub fn helm_install(&self, release: &str, ns: &str, sets: &[&str]) {
+        let (repo, tag) = self.bindery_image.split_once(':').expect("image name:tag");
+        let mut cmd = super::tools::helm();
+        cmd.args([
+            "install",
+            release,
+            "deploy/helm/bindery",
+            "--create-namespace",
+        ])
+        .args(["--namespace", ns, "--wait", "--timeout", "5m"])
+        .arg("--kubeconfig")
+        .arg(&self.kubeconfig)
+        .args(["--set", &format!("image.repository={repo}")])
+        .args(["--set", &format!("image.tag={tag}")]);
+        for s in sets {
+            cmd.args(["--set", s]);
+        }
+        super::tools::run_ok(&mut cmd);
+    }
+
     /// `kubectl apply -f -` of a YAML stream.
     pub fn apply(&self, yaml: &str) {
-        let mut child = self
-            .kubectl_cmd()
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl apply");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(yaml.as_bytes())
-            .expect("writing yaml");
-        let out = child.wait_with_output().expect("kubectl apply");
-        assert!(
-            out.status.success(),
-            "kubectl apply: {}\n{yaml}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::tools::kubectl_apply(&mut self.kubectl_cmd(), yaml);
     }
 
     pub fn namespace(&self, ns: &str) {
@@ -295,13 +289,66 @@ spec:
     /// A TCP upstream in the node's namespace: greets with `"<tag>\n"`, then
     /// echoes until the client's EOF.
     pub fn tcp_upstream(&self, tag: &str) -> TcpUpstream {
-        let listener = self.listen(0);
+        TcpUpstream::serve(self.listen(0), tag)
+    }
+
+    /// A network namespace `name` beside the node's, joined to it by a
+    /// veth pair: [`NEIGHBOUR_NODE`] on the node's end, [`NEIGHBOUR`] on
+    /// the other, its default route through the node. A server there is
+    /// reached over a link, as on another machine, where one on the node's
+    /// own address is reached over its loopback (another MTU, no route).
+    pub fn neighbour(&self, name: &str) -> super::netns::Netns {
+        let there = super::netns::Netns::new(name);
+        // Interface names: at most 15 bytes.
+        let (a, b) = ("bdnb0", "bdnb1");
+        let ip = super::netns::ip;
+        let (node_end, far_end) = (format!("{NEIGHBOUR_NODE}/24"), format!("{NEIGHBOUR}/24"));
+        ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+        ip(&["link", "set", a, "netns", &self.netns]);
+        ip(&["link", "set", b, "netns", &there.name]);
+        ip(&["-n", &self.netns, "addr", "add", &node_end, "dev", a]);
+        ip(&["-n", &self.netns, "link", "set", a, "up"]);
+        there.ip(&["addr", "add", &far_end, "dev", b]);
+        there.ip(&["link", "set", b, "up"]);
+        there.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            &NEIGHBOUR_NODE.to_string(),
+        ]);
+        there
+    }
+}
+
+/// The node's address on the link to [`Node::neighbour`].
+pub const NEIGHBOUR_NODE: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+/// The neighbour's address.
+pub const NEIGHBOUR: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
+
+pub struct TcpUpstream {
+    pub addr: SocketAddr,
+    pub accepted: Arc<AtomicUsize>,
+    stopped: Arc<AtomicBool>,
+    fd: std::os::fd::RawFd,
+}
+
+impl TcpUpstream {
+    /// Greet each connection to `listener` with `"<tag>\n"`, then echo
+    /// until the client's EOF.
+    pub fn serve(listener: TcpListener, tag: &str) -> TcpUpstream {
         let addr = listener.local_addr().expect("addr");
         let accepted = Arc::new(AtomicUsize::new(0));
         let count = accepted.clone();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop = stopped.clone();
+        let fd = listener.as_raw_fd();
         let tag = tag.to_string();
         std::thread::spawn(move || {
             for s in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
                 let Ok(mut s) = s else { continue };
                 count.fetch_add(1, Ordering::SeqCst);
                 let tag = tag.clone();
@@ -309,7 +356,7 @@ spec:
                     if s.write_all(format!("{tag}\n").as_bytes()).is_err() {
                         return;
                     }
-                    let mut buf = [0u8; 4096];
+                    let mut buf = [0u8; 64 << 10];
                     while let Ok(n) = s.read(&mut buf) {
                         if n == 0 || s.write_all(&buf[..n]).is_err() {
                             break;
@@ -318,13 +365,23 @@ spec:
                 });
             }
         });
-        TcpUpstream { addr, accepted }
+        TcpUpstream {
+            addr,
+            accepted,
+            stopped,
+            fd,
+        }
     }
-}
 
-pub struct TcpUpstream {
-    pub addr: SocketAddr,
-    pub accepted: Arc<AtomicUsize>,
+    /// Stop listening, as a server that died: new connections are refused;
+    /// those already open go on.
+    pub fn stop(&self) {
+        if !self.stopped.swap(true, Ordering::SeqCst) {
+            // SAFETY: the listener is open until its thread sees `stopped`;
+            // shutdown wakes its blocked accept, which then returns.
+            unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+        }
+    }
 }
 
 /// An HTTP/1.1 server answering every request with 200 and its tag.

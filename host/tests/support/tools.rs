@@ -61,6 +61,42 @@ pub fn helm() -> Command {
     cmd
 }
 
+/// Run a kubectl command: stdout, or stderr as the error.
+pub fn kubectl_output(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().expect("running kubectl");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// `kubectl apply -f -` of a YAML stream through `cmd` (kubectl with its
+/// kubeconfig); panics with kubectl's stderr and the YAML on failure.
+pub fn kubectl_apply(cmd: &mut Command, yaml: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl apply");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(yaml.as_bytes())
+        .expect("writing yaml");
+    let out = child.wait_with_output().expect("kubectl apply");
+    assert!(
+        out.status.success(),
+        "kubectl apply: {}\n{yaml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Run and return stdout; panic with the command and both streams on failure.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd
