@@ -116,28 +116,8 @@ pub fn entry(
     generation: Option<i64>,
     before: Option<&ClusterStatus>,
 ) -> ClusterStatus {
-    let (ready, reason, message) = match verdict {
-        Verdict::Ready {
-            target,
-            upstream,
-            port,
-        } => (
-            "True",
-            "Projected",
-            format!("Service {target} fronts {upstream}, forwarder port {port}"),
-        ),
-        Verdict::Direct {
-            target, listing, ..
-        } => (
-            if listing.ready > 0 { "True" } else { "False" },
-            verdict.reason(),
-            super::status::direct_message(target, listing),
-        ),
-        Verdict::Blocked {
-            reason, message, ..
-        } => ("False", *reason, message.clone()),
-        Verdict::Rejected { kind, message } => ("False", kind.reason(), message.clone()),
-    };
+    let (ready, reason, message) = super::status::readiness(verdict);
+    let ready = if ready { "True" } else { "False" };
     let last_transition_time = match before {
         Some(b) if b.ready == ready => b.last_transition_time.clone(),
         _ => Some(Time(k8s_openapi::jiff::Timestamp::now())),

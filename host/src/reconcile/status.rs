@@ -11,6 +11,28 @@ use super::verdict::Verdict;
 use crate::catalog::{BoundEndpoint, BoundEndpointStatus, Mode};
 use crate::pipeline::RejectKind;
 
+/// Whether a verdict makes its endpoint ready, with its reason and
+/// message: the `Ready` condition here and a member's entry on a hub.
+pub fn readiness(verdict: &Verdict) -> (bool, &'static str, String) {
+    let (ready, message) = match verdict {
+        Verdict::Ready {
+            target,
+            upstream,
+            port,
+        } => (
+            true,
+            format!("Service {target} fronts {upstream}, forwarder port {port}"),
+        ),
+        Verdict::Direct {
+            target, listing, ..
+        } => (listing.ready > 0, direct_message(target, listing)),
+        Verdict::Blocked { message, .. } | Verdict::Rejected { message, .. } => {
+            (false, message.clone())
+        }
+    };
+    (ready, verdict.reason(), message)
+}
+
 /// The status a verdict gives an object of `generation`; transition times
 /// are kept from `live` where a condition's status did not change.
 pub fn desired(
@@ -18,28 +40,7 @@ pub fn desired(
     generation: Option<i64>,
     live: Option<&BoundEndpointStatus>,
 ) -> BoundEndpointStatus {
-    let (ready, reason, message) = match verdict {
-        Verdict::Ready {
-            target,
-            upstream,
-            port,
-        } => (
-            true,
-            "Projected",
-            format!("Service {target} fronts {upstream}, forwarder port {port}"),
-        ),
-        Verdict::Direct {
-            target, listing, ..
-        } => (
-            listing.ready > 0,
-            verdict.reason(),
-            direct_message(target, listing),
-        ),
-        Verdict::Blocked {
-            reason, message, ..
-        } => (false, *reason, message.clone()),
-        Verdict::Rejected { kind, message } => (false, kind.reason(), message.clone()),
-    };
+    let (ready, reason, message) = readiness(verdict);
     let selected = !matches!(
         verdict,
         Verdict::Rejected {
