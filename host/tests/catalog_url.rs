@@ -16,7 +16,7 @@ use std::time::Duration;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use support::cluster::{Cluster, Operator, cluster};
+use support::cluster::{Cluster, Operator, cluster, op_args, policy};
 use support::forward::{Server, line_echo, say};
 use support::{tools, wait_for};
 
@@ -215,30 +215,9 @@ fn start(
     extra: &[&str],
 ) -> (Operator, tempfile::TempDir) {
     c.namespace(op);
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("policy.yaml"),
-        format!(
-            "account: {account}\nports: {{first: {first_port}, last: {}}}\n",
-            first_port + 99
-        ),
-    )
-    .expect("policy");
-    let policy = dir.path().to_str().expect("utf-8").to_string();
-    let mut args = vec![
-        "--operator-namespace",
-        op,
-        "--policy",
-        &policy,
-        "--listen",
-        listen,
-        "--resync-seconds",
-        "2",
-        "--lease-seconds",
-        "3",
-        "--catalog-url-interval-seconds",
-        "1",
-    ];
+    let dir = policy(account, first_port, "");
+    let mut args = op_args(op, &dir, listen);
+    args.extend(["--catalog-url-interval-seconds", "1"]);
     args.extend_from_slice(extra);
     (Operator::start(c, pod, &args), dir)
 }

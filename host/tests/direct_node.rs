@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::node::{Node, TcpUpstream, node};
+use support::node::{Node, TcpUpstream, figure, node};
 use support::wait_for;
 
 const NS: &str = "bindery-dn";
@@ -34,16 +34,6 @@ const PATIENCE: Duration = Duration::from_secs(180);
 /// line, or `fail`.
 const ATTEMPT: &str =
     r#"r=$(echo | nc -w 2 ceph.dn-apps 80 2>/dev/null | head -n 1); echo "a ${r:-fail}""#;
-
-fn figure(what: &str, value: impl std::fmt::Display) {
-    println!("node-figure: {what}: {value}");
-}
-
-fn json(n: &Node, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    serde_json::from_str(&n.kubectl(&all)).expect("kubectl -o json")
-}
 
 /// The chart, with an active TCP health check every second.
 fn install(n: &Node) {
@@ -75,7 +65,7 @@ fn endpoint(mode: &str, upstreams: &[&TcpUpstream]) -> String {
 
 /// The endpoint's mode and Ready condition as its status says.
 fn status(n: &Node) -> (String, String) {
-    let o = json(n, &["get", "boundendpoint", SERVICE, "-n", NS]);
+    let o = n.json(&["get", "boundendpoint", SERVICE, "-n", NS]);
     let ready = o["status"]["conditions"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
@@ -100,7 +90,7 @@ fn service(n: &Node) -> Option<(String, bool)> {
 /// `ip:port` → ready, of every endpoint in the Service's slices.
 fn listed(n: &Node) -> BTreeMap<String, bool> {
     let selector = format!("kubernetes.io/service-name={SERVICE}");
-    let slices = json(n, &["get", "endpointslices", "-n", APPS, "-l", &selector]);
+    let slices = n.json(&["get", "endpointslices", "-n", APPS, "-l", &selector]);
     let mut out = BTreeMap::new();
     for s in slices["items"].as_array().into_iter().flatten() {
         let port = s["ports"][0]["port"].as_u64().unwrap_or_default();
@@ -113,29 +103,11 @@ fn listed(n: &Node) -> BTreeMap<String, bool> {
     out
 }
 
-/// Upstream Services Bindery projected in its own namespace for `URL`
-/// (proxy mode's).
+/// The names of the upstream Services Bindery projected in its own
+/// namespace for `URL` (proxy mode's).
 fn upstream_services(n: &Node) -> Vec<String> {
-    let list = json(
-        n,
-        &[
-            "get",
-            "services",
-            "-n",
-            NS,
-            "-l",
-            &format!("app.kubernetes.io/managed-by=bindery,bindery.dev/account={ACCOUNT}"),
-        ],
-    );
-    list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| {
-            s["metadata"]["annotations"]["bindery.dev/urls"]
-                .as_str()
-                .is_some_and(|u| u.split(',').any(|u| u == URL))
-        })
+    n.upstream_services(NS, ACCOUNT, URL)
+        .iter()
         .filter_map(|s| s["metadata"]["name"].as_str().map(str::to_string))
         .collect()
 }

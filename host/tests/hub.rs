@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::cluster::{Cluster, Operator, another};
+use support::cluster::{Cluster, Operator, another, op_args, policy};
 use support::forward::{Server, line_echo, say};
 use support::{repo_root, wait_for};
 
@@ -41,17 +41,6 @@ fn clusters() -> &'static Clusters {
     })
 }
 
-/// A policy directory: `account`, a port range and `extra` lines.
-fn policy(account: &str, first: u16, extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        "account: {account}\nports: {{first: {first}, last: {}}}\n{extra}",
-        first + 99
-    );
-    std::fs::write(dir.path().join("policy.yaml"), text).expect("policy");
-    dir
-}
-
 fn endpoint(ns: &str, name: &str, url: &str, account: &str, upstream: &str, tier: &str) -> String {
     format!(
         "apiVersion: bindery.dev/v1alpha1\nkind: BoundEndpoint\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  url: {url}\n  account: {account}\n  labels: {{tier: {tier}}}\n  upstreams: [{{address: \"{upstream}\"}}]\n---\n"
@@ -70,31 +59,19 @@ fn member(
     name: &str,
 ) -> Operator {
     member.namespace(op);
-    Operator::start(
-        member,
-        &format!("{hub_ns}-{name}"),
-        &[
-            "--operator-namespace",
-            op,
-            "--policy",
-            pol.path().to_str().expect("utf-8 path"),
-            "--listen",
-            listen,
-            "--resync-seconds",
-            "2",
-            "--lease-seconds",
-            "3",
-            "--no-local-catalog",
-            "--hub-kubeconfig",
-            hub.to_str().expect("utf-8 path"),
-            "--hub-namespace",
-            hub_ns,
-            "--cluster-name",
-            name,
-            "--hub-lease-seconds",
-            "6",
-        ],
-    )
+    let mut args = op_args(op, pol, listen);
+    args.extend([
+        "--no-local-catalog",
+        "--hub-kubeconfig",
+        hub.to_str().expect("utf-8 path"),
+        "--hub-namespace",
+        hub_ns,
+        "--cluster-name",
+        name,
+        "--hub-lease-seconds",
+        "6",
+    ]);
+    Operator::start(member, &format!("{hub_ns}-{name}"), &args)
 }
 
 /// Credentials on `hub` for member `name` as deploy/README.md makes them:

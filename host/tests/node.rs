@@ -17,8 +17,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support::node::{HttpUpstream, Load, Node, TcpUpstream, get_once, node};
+use support::node::{HttpUpstream, Load, Node, TcpUpstream, figure, get_once, node};
 use support::tools::{helm, run_ok};
 use support::wait_for;
 
@@ -48,21 +47,11 @@ fn cluster() -> &'static Node {
     node("node")
 }
 
-fn figure(what: &str, value: impl std::fmt::Display) {
-    println!("node-figure: {what}: {value}");
-}
-
 /// [`wait_for`], and how long it took.
 fn timed(limit: Duration, what: &str, cond: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     wait_for(limit, what, cond);
     start.elapsed()
-}
-
-fn json(n: &Node, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    serde_json::from_str(&n.kubectl(&all)).expect("kubectl -o json")
 }
 
 /// The policy of the release as the chart writes it, with `router`.
@@ -168,7 +157,7 @@ fn helm_chart_runs_two_ready_replicas() {
     let n = release();
     assert_two_ready(n, NS, RELEASE, PODS);
     // Running as the image's non-root user, with the chart's probes passing.
-    let pod = json(n, &["get", "pods", "-n", NS, "-l", PODS]);
+    let pod = n.json(&["get", "pods", "-n", NS, "-l", PODS]);
     for p in pod["items"].as_array().expect("items") {
         let status = &p["status"]["containerStatuses"][0];
         assert_eq!(status["ready"], true, "{status}");
@@ -269,27 +258,10 @@ fn fixture() -> &'static Fixture {
 /// The upstream Service of `url`: its ClusterIP address and the
 /// forwarder's port (its targetPort).
 fn upstream_service(n: &Node, url: &str) -> (SocketAddr, u16) {
-    let list = json(
-        n,
-        &[
-            "get",
-            "services",
-            "-n",
-            NS,
-            "-l",
-            &format!("app.kubernetes.io/managed-by=bindery,bindery.dev/account={ACCOUNT}"),
-        ],
-    );
-    let svc = list["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|s| {
-            s["metadata"]["annotations"]["bindery.dev/urls"]
-                .as_str()
-                .is_some_and(|u| u.split(',').any(|u| u == url))
-        })
-        .unwrap_or_else(|| panic!("no upstream Service for {url}: {list}"));
+    let list = n.upstream_services(NS, ACCOUNT, url);
+    let svc = list
+        .first()
+        .unwrap_or_else(|| panic!("no upstream Service for {url}: {list:?}"));
     let ip: Ipv4Addr = svc["spec"]["clusterIP"]
         .as_str()
         .expect("clusterIP")

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::cluster::{Cluster, Operator, cluster};
+use support::cluster::{Cluster, Operator, cluster, op_args, policy};
 use support::forward::{Server, line_echo, say};
 use support::wait_for;
 
@@ -24,17 +24,6 @@ fn setup(prefix: &str, op: &str, apps: &str) -> (&'static Cluster, String) {
     c.namespace(op);
     c.namespace(apps);
     (c, Server::start(line_echo(prefix)).leak().to_string())
-}
-
-/// A policy directory: `account` and a forwarder port range of its own.
-fn policy(account: &str, first: u16, extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        "account: {account}\nports: {{first: {first}, last: {}}}\n{extra}",
-        first + 99
-    );
-    std::fs::write(dir.path().join("policy.yaml"), text).expect("policy");
-    dir
 }
 
 fn endpoint(
@@ -78,22 +67,6 @@ fn wait_ready(c: &Cluster, ns: &str, name: &str, want: &str) {
     wait_for(LIMIT, &format!("{ns}/{name} Ready {want}"), || {
         ready(c, ns, name) == want
     });
-}
-
-fn op_args<'a>(ns: &'a str, policy: &'a tempfile::TempDir, listen: &'a str) -> Vec<&'a str> {
-    let p = policy.path().to_str().expect("utf-8 path");
-    vec![
-        "--operator-namespace",
-        ns,
-        "--policy",
-        p,
-        "--listen",
-        listen,
-        "--resync-seconds",
-        "2",
-        "--lease-seconds",
-        "3",
-    ]
 }
 
 #[test]

@@ -348,3 +348,33 @@ fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
         (status, _) => Err(std::io::Error::other(format!("GET {path}: {status}"))),
     }
 }
+
+/// A policy directory for `bindery run`: `account`, a forwarder port range
+/// of its own from `first` (100 ports) and `extra` lines.
+pub fn policy(account: &str, first: u16, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "account: {account}\nports: {{first: {first}, last: {}}}\n{extra}",
+        first + 99
+    );
+    std::fs::write(dir.path().join("policy.yaml"), text).expect("policy");
+    dir
+}
+
+/// `bindery run`'s arguments for operator namespace `ns` with `policy`,
+/// forwarding on `listen`, with short resync and Lease periods for tests.
+pub fn op_args<'a>(ns: &'a str, policy: &'a tempfile::TempDir, listen: &'a str) -> Vec<&'a str> {
+    let p = policy.path().to_str().expect("utf-8 path");
+    vec![
+        "--operator-namespace",
+        ns,
+        "--policy",
+        p,
+        "--listen",
+        listen,
+        "--resync-seconds",
+        "2",
+        "--lease-seconds",
+        "3",
+    ]
+}

@@ -20,6 +20,12 @@ use super::forward::http_get_on;
 use super::repo_root;
 use super::tools::kubectl;
 
+/// A measurement of a node test, for BENCHMARKS.md to collect (never
+/// asserted on).
+pub fn figure(what: &str, value: impl std::fmt::Display) {
+    println!("node-figure: {what}: {value}");
+}
+
 /// How long a pod may take to become Ready on a shared two-core machine.
 pub const POD_READY: Duration = Duration::from_secs(180);
 
@@ -175,6 +181,32 @@ impl Node {
     pub fn kubectl(&self, args: &[&str]) -> String {
         self.kubectl_status(args)
             .unwrap_or_else(|e| panic!("kubectl {args:?}: {e}"))
+    }
+
+    /// `kubectl <args> -o json`, parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.kubectl(&all)).expect("kubectl -o json")
+    }
+
+    /// The upstream Services Bindery projected in `ns` for `account` that
+    /// carry `url` (proxy mode's), as kubectl shows them.
+    pub fn upstream_services(&self, ns: &str, account: &str, url: &str) -> Vec<serde_json::Value> {
+        let selector =
+            format!("app.kubernetes.io/managed-by=bindery,bindery.dev/account={account}");
+        let list = self.json(&["get", "services", "-n", ns, "-l", &selector]);
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                s["metadata"]["annotations"]["bindery.dev/urls"]
+                    .as_str()
+                    .is_some_and(|u| u.split(',').any(|u| u == url))
+            })
+            .cloned()
+            .collect()
     }
 
     /// `helm install --wait` of the chart in this tree as `release` in
