@@ -173,6 +173,11 @@ impl Fwd {
 
     /// This endpoint's value of the counter `family` (without `_total`).
     fn metric(&self, family: &str) -> u64 {
+        self.series(&format!("{family}_total"))
+    }
+
+    /// This endpoint's value of the series `name`.
+    fn series(&self, name: &str) -> u64 {
         wait_for(PATIENCE, "the admin server", || {
             TcpStream::connect(self.admin).is_ok()
         });
@@ -180,7 +185,7 @@ impl Fwd {
             self.admin,
             b"GET /metrics HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n",
         );
-        let prefix = format!("bindery_forward_{family}_total{{url=\"{URL}\"}} ");
+        let prefix = format!("bindery_forward_{name}{{url=\"{URL}\"}} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .and_then(|v| v.trim().parse().ok())
@@ -474,6 +479,81 @@ fn a_kept_alive_connection_and_a_head_in_pieces_are_not_cut_off() {
         buf.drain(..end + 6);
     }
     assert_eq!(fwd.metric("http_request_head_timeouts"), 0);
+}
+
+/// A kept-alive connection quiet for a second parks (hyper's buffers
+/// given back) and serves what comes next on the same socket: a head begun
+/// before the park, a head arriving in pieces, a switch of protocols with
+/// bytes right behind its request.
+#[test]
+fn a_parked_connection_serves_heads_in_pieces_and_switches() {
+    let up = Server::start(|mut s| {
+        let mut buf = Vec::new();
+        loop {
+            let Some(end) = fill_until(&mut s, &mut buf, |b| find(b, b"\r\n\r\n")) else {
+                return;
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            buf.drain(..end + 4);
+            if !head.contains("upgrade: echo") {
+                if s.write_all(&ok_reply("ok")).is_err() {
+                    return;
+                }
+                continue;
+            }
+            let switch =
+                b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n";
+            if s.write_all(switch).is_err() || s.write_all(&buf).is_err() {
+                return;
+            }
+            let mut from = s.try_clone().expect("clone");
+            let _ = std::io::copy(&mut from, &mut s);
+            return;
+        }
+    });
+    let fwd = Fwd::start(&[up.addr], "");
+    let mut s = TcpStream::connect(fwd.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut buf = Vec::new();
+    let mut answered = |s: &mut TcpStream, what: &str| {
+        let end = fill_until(s, &mut buf, |b| find(b, b"\r\n\r\nok"))
+            .unwrap_or_else(|| panic!("no answer to {what}: {buf:?}"));
+        assert_eq!(status_of(&String::from_utf8_lossy(&buf)), Some(200), "{what}");
+        buf.drain(..end + 6);
+    };
+    let req = format!("GET / HTTP/1.1\r\nhost: {HOST}\r\n\r\n");
+    let (first, rest) = req.as_bytes().split_at(12);
+    s.write_all(req.as_bytes()).expect("request");
+    answered(&mut s, "the first request");
+    // Half a head before the park: the connection is not parked with it.
+    s.write_all(first).expect("first piece");
+    std::thread::sleep(Duration::from_millis(1800));
+    assert_eq!(fwd.series("http_connections_parked"), 0);
+    s.write_all(rest).expect("second piece");
+    answered(&mut s, "a head begun before the park");
+    wait_for(PATIENCE, "the quiet connection parked", || {
+        fwd.series("http_connections_parked") == 1
+    });
+    // Parked, then woken by half a head.
+    s.write_all(first).expect("first piece");
+    std::thread::sleep(Duration::from_millis(1800));
+    s.write_all(rest).expect("second piece");
+    answered(&mut s, "a head that woke the parked connection");
+    wait_for(PATIENCE, "parked again", || {
+        fwd.series("http_connections_parked") == 1
+    });
+    let upgrade =
+        format!("GET /ws HTTP/1.1\r\nhost: {HOST}\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\nearly");
+    s.write_all(upgrade.as_bytes()).expect("upgrade request");
+    let mut buf = Vec::new();
+    let end = fill_until(&mut s, &mut buf, |b| find(b, b"\r\n\r\n")).expect("a response head");
+    assert_eq!(status_of(&String::from_utf8_lossy(&buf)), Some(101));
+    buf.drain(..end + 4);
+    fill_until(&mut s, &mut buf, |b| (b.len() >= 5).then_some(0)).expect("the early bytes");
+    assert_eq!(buf, b"early", "bytes sent behind the switch come through first");
+    assert_eq!(fwd.series("http_connections_parked"), 0);
+    assert_eq!(fwd.metric("idle_closed"), 0);
 }
 
 #[test]

@@ -59,6 +59,8 @@ endpoint_series! {
     ejections: Counter = "upstream_ejections",
         "Upstreams taken out of rotation after consecutive failures";
     idle_closed: Counter = "idle_closed", "Connections closed by the idle timeout";
+    parked: Gauge = "http_connections_parked",
+        "HTTP/1 client connections idle without buffers, waiting for their next request";
     bytes_in: Counter = "bytes_client_to_upstream", "Bytes from clients to upstreams";
     bytes_out: Counter = "bytes_upstream_to_client", "Bytes from upstreams to clients";
     requests: Counter = "http_requests", "HTTP requests forwarded";

@@ -66,6 +66,10 @@ impl<S> HeadTimed<S> {
         }
     }
 
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
     /// Follow the requests begun and ended since the last read.
     fn advance(&mut self) {
         if self.phase == Phase::Off {

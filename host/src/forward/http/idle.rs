@@ -19,14 +19,22 @@ pub struct Activity {
     /// No HTTP/1 request head will come again: an h2 connection (its
     /// requests are streams), or one switched to another protocol.
     headless: AtomicBool,
+    /// The last request leaves the connection open after its response:
+    /// HTTP/1.1 without `Connection: close`, answered without one.
+    reusable: AtomicBool,
 }
 
 impl Activity {
     /// A request arrived; it is in flight until the guard drops (with the
     /// response body, or with the request when it fails).
-    pub fn begin(self: &Arc<Self>, version: http::Version) -> InFlight {
+    pub fn begin(self: &Arc<Self>, version: http::Version, headers: &http::HeaderMap) -> InFlight {
         if version == http::Version::HTTP_2 {
             self.headless.store(true, Ordering::Relaxed);
+        }
+        let reusable = version == http::Version::HTTP_11
+            && !super::headers::has_token(headers, http::header::CONNECTION, "close");
+        if self.reusable.load(Ordering::Relaxed) != reusable {
+            self.reusable.store(reusable, Ordering::Relaxed);
         }
         self.started.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -52,6 +60,20 @@ impl Activity {
 
     pub fn started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once a request has begun since the call, and the
+    /// connection has then been quiet for `after` with the last request
+    /// leaving it open: hyper then waits for the next request head and
+    /// holds nothing that cannot be given back.
+    pub async fn parkable(&self, after: Duration) {
+        let born = self.started();
+        loop {
+            self.idle(after).await;
+            if self.started() != born && self.reusable.load(Ordering::Relaxed) {
+                return;
+            }
+        }
     }
 
     /// Resolves once the connection has been idle for `idle`.
@@ -82,6 +104,11 @@ impl InFlight {
     /// follows is a tunnel's bytes, no request head.
     pub fn switched(&self) {
         self.0.headless.store(true, Ordering::Relaxed);
+    }
+
+    /// The answer closes the connection (`Connection: close`).
+    pub fn last(&self) {
+        self.0.reusable.store(false, Ordering::Relaxed);
     }
 }
 

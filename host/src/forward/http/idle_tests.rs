@@ -20,10 +20,10 @@ async fn requests_and_a_waiting_request_keep_it_busy() {
         async move {
             // A request every 300 ms for 1.2 s, then one in flight for 1 s.
             for _ in 0..4 {
-                drop(a.begin(http::Version::HTTP_11));
+                drop(a.begin(http::Version::HTTP_11, &http::HeaderMap::new()));
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
-            let in_flight = a.begin(http::Version::HTTP_11);
+            let in_flight = a.begin(http::Version::HTTP_11, &http::HeaderMap::new());
             tokio::time::sleep(Duration::from_secs(1)).await;
             drop(in_flight);
         }

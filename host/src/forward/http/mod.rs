@@ -2,6 +2,9 @@
 //! with keep-alive to upstreams, and the router asked for every request with
 //! the request head visible.
 //!
+//! - [`sniff`]: which HTTP the client speaks;
+//! - [`h1`]: an HTTP/1 client connection, parked without buffers while idle;
+//!   [`h2`]: an h2 one;
 //! - [`proxy`]: one request: route, pick a connection, send, retry;
 //! - [`client`]: HTTP/1.1 to the upstream, in the client connection's
 //!   task, and its idle connections;
@@ -12,36 +15,42 @@
 //! - [`upgrade`]: `101 Switching Protocols` (WebSocket) passed through.
 mod body;
 pub(crate) mod client;
+mod h1;
+mod h2;
 mod head_timeout;
 mod headers;
 mod idle;
 mod proxy;
+mod sniff;
 mod upgrade;
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::Request;
+use hyper::body::Incoming;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 pub use client::sweep_forever;
 
 use super::endpoint::EndpointRoute;
 use super::io::held::HeldStream;
+use super::io::rewound::Rewound;
 use super::metrics::EndpointCounters;
+use head_timeout::HeadTimed;
+use idle::Activity;
 
 /// What the requests of one client (downstream) connection share.
 pub struct Downstream {
     pub counters: EndpointCounters,
-    /// This connection's upgraded tunnels. The connection waits for them
-    /// before it ends, so a tunnel keeps its place under `maxConnections`
-    /// and in the active gauge, and a drain waits for it.
-    pub tunnels: TaskTracker,
+    /// A request that switched protocols leaves its upstream connection
+    /// here for the client connection to join once hyper lets it go.
+    switch: upgrade::Pending,
     /// The client's address as `X-Forwarded-For` gives it, formatted once
     /// per connection rather than per request.
     pub forwarded_for: http::HeaderValue,
@@ -51,9 +60,46 @@ impl Downstream {
     pub fn new(counters: EndpointCounters, peer: SocketAddr) -> Downstream {
         Downstream {
             counters,
-            tunnels: TaskTracker::new(),
+            switch: upgrade::Pending::default(),
             forwarded_for: headers::client_value(peer.ip()),
         }
+    }
+}
+
+/// A client connection's stream, under hyper: bytes read before hyper
+/// (the sniff, a parked connection's) in front, the head deadline on its
+/// reads, its small writes held to the end of the turn.
+type Io = Rewound<HeadTimed<HeldStream>>;
+
+/// What a client connection's protocol code needs besides its stream.
+struct Client {
+    peer: SocketAddr,
+    service: Service,
+    stop: CancellationToken,
+    idle: Duration,
+}
+
+impl Client {
+    fn downstream(&self) -> &Downstream {
+        &self.service.downstream
+    }
+
+    fn activity(&self) -> &Arc<Activity> {
+        &self.service.activity
+    }
+
+    /// Watch this connection for the forwarder's stop, its idle timeout
+    /// and, with `park`, for being quiet that long after a request.
+    fn watch(&self, park: Option<Duration>) -> oneshot::Receiver<Close> {
+        let (tell, told) = oneshot::channel();
+        tokio::spawn(watch(
+            self.stop.clone(),
+            self.activity().clone(),
+            self.idle,
+            park,
+            tell,
+        ));
+        told
     }
 }
 
@@ -74,99 +120,100 @@ pub async fn serve(
         let s = &routes.borrow().settings;
         (s.idle_timeout(), s.request_head_timeout(), s.max_head_bytes)
     };
-    let downstream = Arc::new(downstream);
-    let activity = Arc::new(idle::Activity::default());
-    let service = {
-        let (downstream, activity) = (downstream.clone(), activity.clone());
-        service_fn(move |req| {
-            let request = activity.begin(req.version());
-            let route = routes.borrow().clone();
-            // One reference count per request, not one per counter.
-            let downstream = downstream.clone();
-            async move {
-                let resp = proxy::forward(req, peer, route, downstream, request).await;
-                Ok::<_, std::convert::Infallible>(resp)
-            }
-        })
-    };
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // A response head and its body go out in one buffer by `send`, not as
-    // two by `writev`: less CPU per request, and large bodies no slower.
-    builder.http1().keep_alive(true).writev(false);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(None)
-        .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
+    let activity = Arc::new(Activity::default());
     let expired = downstream.counters.head_timeouts.clone();
-    let stream = head_timeout::HeadTimed::new(
+    let mut stream = HeadTimed::new(
         HeldStream::new(stream),
         activity.clone(),
         head_timeout,
         expired,
     );
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    let (tell, mut told) = oneshot::channel();
-    tokio::spawn(watch(stop, activity.clone(), idle, tell));
-    // Closing gracefully lets a response in flight finish first.
-    let result = tokio::select! {
-        biased;
-        r = conn.as_mut() => r,
-        Ok(why) = &mut told => match why {
-            Close::Stop => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
-            Close::Idle => {
-                downstream.counters.idle_closed.inc();
-                tracing::debug!(client = %peer, ?idle, "closing idle http connection");
-                conn.as_mut().graceful_shutdown();
-                // Nothing is in flight, but hyper waits for a request head
-                // it has begun to read: a trickling client is dropped after
-                // a grace, unless a request arrived meanwhile.
-                let started = activity.started();
-                let grace = (idle / 4).max(Duration::from_millis(1));
-                tokio::select! {
-                    r = conn.as_mut() => r,
-                    _ = tokio::time::sleep(grace) => {
-                        if activity.busy_since(started) {
-                            conn.await
-                        } else {
-                            Ok(())
-                        }
-                    }
-                }
-            }
-        },
+    let (protocol, front) = match sniff::sniff(&mut stream).await {
+        Ok(sniffed) => sniffed,
+        Err(e) => {
+            tracing::debug!(client = %peer, error = %e, "http connection ended before its first request");
+            return;
+        }
     };
-    if let Err(e) = result {
-        tracing::debug!(client = %peer, error = %e, "http connection ended with an error");
+    let client = Client {
+        peer,
+        service: Service {
+            peer,
+            routes,
+            downstream: Arc::new(downstream),
+            activity,
+        },
+        stop,
+        idle,
+    };
+    let io = Rewound::new(stream, front);
+    match protocol {
+        sniff::Protocol::Http1 => h1::serve(io, &client).await,
+        sniff::Protocol::H2 => h2::serve(io, &client, max_head).await,
     }
-    downstream.tunnels.close();
-    downstream.tunnels.wait().await;
 }
 
-/// Why a client connection is to close before its client closes it.
+/// Every request of a client connection: marked in its activity, and sent
+/// on by [`proxy::forward`] with the route in effect when it arrives.
+#[derive(Clone)]
+struct Service {
+    peer: SocketAddr,
+    routes: watch::Receiver<Arc<EndpointRoute>>,
+    downstream: Arc<Downstream>,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Service {
+    type Response = body::Response;
+    type Error = Infallible;
+    /// Boxed so that an HTTP/1 connection can be polled without shutdown
+    /// (hyper asks for an `Unpin` future there).
+    type Future = Pin<Box<dyn Future<Output = Result<body::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let request = self.activity.begin(req.version(), req.headers());
+        let route = self.routes.borrow().clone();
+        // One reference count per request, not one per counter.
+        let downstream = self.downstream.clone();
+        let peer = self.peer;
+        Box::pin(async move {
+            Ok(proxy::forward(req, peer, route, downstream, request).await)
+        })
+    }
+}
+
+/// Why a client connection is to leave its protocol code before its
+/// client closes it.
 enum Close {
     Stop,
     Idle,
+    /// Quiet long enough after a request to let go of its buffers.
+    Park,
 }
 
-/// Watches for the forwarder's stop and for the connection going idle, in a
-/// task of its own: the connection's task is woken for every request and
-/// would otherwise poll both each time (the stop token takes a lock shared
-/// by every connection). Ends when the connection does.
+/// Watches for the forwarder's stop, for the connection going idle and for
+/// it going quiet (`park`), in a task of its own: the connection's task is
+/// woken for every request and would otherwise poll them all each time
+/// (the stop token takes a lock shared by every connection). Ends when the
+/// connection's protocol code drops its receiver.
 async fn watch(
     stop: CancellationToken,
-    activity: Arc<idle::Activity>,
+    activity: Arc<Activity>,
     idle: Duration,
+    park: Option<Duration>,
     mut tell: oneshot::Sender<Close>,
 ) {
+    let quiet = async {
+        match park {
+            Some(after) => activity.parkable(after).await,
+            None => std::future::pending().await,
+        }
+    };
     let why = tokio::select! {
         _ = tell.closed() => return,
         _ = stop.cancelled() => Close::Stop,
         _ = activity.idle(idle) => Close::Idle,
+        _ = quiet => Close::Park,
     };
     let _ = tell.send(why);
 }

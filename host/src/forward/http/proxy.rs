@@ -19,7 +19,6 @@ use super::headers::Refused;
 use super::idle::InFlight;
 use super::{headers, upgrade};
 use crate::forward::endpoint::EndpointRoute;
-use crate::forward::metrics::EndpointCounters;
 use crate::plugin::Decision;
 
 /// `request` marks the client connection busy until the response body
@@ -58,7 +57,8 @@ pub async fn forward(
         }
     };
     let upgrade = headers::is_upgrade(&parts.headers);
-    let client_upgrade = parts.extensions.remove::<OnUpgrade>().filter(|_| upgrade);
+    // Hyper marks an HTTP/1 request that may switch; h2 has no `101`.
+    let client_upgrade = upgrade && parts.extensions.remove::<OnUpgrade>().is_some();
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
     headers::add_forwarded(&mut parts.headers, &downstream.forwarded_for);
     let client_version = parts.version;
@@ -110,6 +110,7 @@ pub async fn forward(
                 };
                 let mut resp = body::own(status, format!("bindery: {}: {fault}", route.url));
                 closing(&mut resp, client_version);
+                request.last();
                 return resp;
             }
         };
@@ -125,15 +126,13 @@ pub async fn forward(
         }
         let switching = rparts.status == StatusCode::SWITCHING_PROTOCOLS;
         headers::strip_hop_by_hop(&mut rparts.headers, switching);
-        if switching && let Some(ours) = client_upgrade {
-            upgrade::splice(
-                &downstream.tunnels,
-                ours,
-                conn,
+        if switching && client_upgrade {
+            // The connection joins the two once hyper has written the 101.
+            downstream.switch.put(upgrade::Switch {
+                upstream: conn,
                 active,
-                route.clone(),
-                EndpointCounters::clone(counters),
-            );
+                route: route.clone(),
+            });
             request.switched();
             drop(request);
             return body::empty(rparts);

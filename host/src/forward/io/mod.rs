@@ -5,8 +5,10 @@
 //! - [`connect`]: a connect whose last handshake ACK rides on the first
 //!   bytes;
 //! - [`copy`]: both directions of a connection; [`one_way`]: one of them;
-//! - [`held`]: small writes sent together at the end of the thread's turn.
+//! - [`held`]: small writes sent together at the end of the thread's turn;
+//! - [`rewound`]: bytes already read, given back in front of a stream.
 pub mod connect;
 pub mod copy;
 pub mod held;
 pub mod one_way;
+pub mod rewound;

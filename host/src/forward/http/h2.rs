@@ -1,0 +1,33 @@
+//! An h2 (prior knowledge) client connection, served by hyper for its
+//! whole life: its requests are streams, and it closes with a GOAWAY.
+use hyper::server::conn::http2;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use super::{Client, Close, Io};
+
+pub(super) async fn serve(io: Io, client: &Client, max_head: usize) {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive_interval(None)
+        .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
+    let conn = builder.serve_connection(TokioIo::new(io), client.service.clone());
+    tokio::pin!(conn);
+    let mut told = client.watch(None);
+    let result = tokio::select! {
+        biased;
+        r = conn.as_mut() => r,
+        Ok(why) = &mut told => {
+            if matches!(why, Close::Idle) {
+                client.downstream().counters.idle_closed.inc();
+                tracing::debug!(client = %client.peer, idle = ?client.idle, "closing idle h2 connection");
+            }
+            // Streams in flight finish first.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %client.peer, error = %e, "h2 connection ended with an error");
+    }
+}
