@@ -519,7 +519,11 @@ fn a_parked_connection_serves_heads_in_pieces_and_switches() {
     let mut answered = |s: &mut TcpStream, what: &str| {
         let end = fill_until(s, &mut buf, |b| find(b, b"\r\n\r\nok"))
             .unwrap_or_else(|| panic!("no answer to {what}: {buf:?}"));
-        assert_eq!(status_of(&String::from_utf8_lossy(&buf)), Some(200), "{what}");
+        assert_eq!(
+            status_of(&String::from_utf8_lossy(&buf)),
+            Some(200),
+            "{what}"
+        );
         buf.drain(..end + 6);
     };
     let req = format!("GET / HTTP/1.1\r\nhost: {HOST}\r\n\r\n");
@@ -543,15 +547,19 @@ fn a_parked_connection_serves_heads_in_pieces_and_switches() {
     wait_for(PATIENCE, "parked again", || {
         fwd.series("http_connections_parked") == 1
     });
-    let upgrade =
-        format!("GET /ws HTTP/1.1\r\nhost: {HOST}\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\nearly");
+    let upgrade = format!(
+        "GET /ws HTTP/1.1\r\nhost: {HOST}\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\nearly"
+    );
     s.write_all(upgrade.as_bytes()).expect("upgrade request");
     let mut buf = Vec::new();
     let end = fill_until(&mut s, &mut buf, |b| find(b, b"\r\n\r\n")).expect("a response head");
     assert_eq!(status_of(&String::from_utf8_lossy(&buf)), Some(101));
     buf.drain(..end + 4);
     fill_until(&mut s, &mut buf, |b| (b.len() >= 5).then_some(0)).expect("the early bytes");
-    assert_eq!(buf, b"early", "bytes sent behind the switch come through first");
+    assert_eq!(
+        buf, b"early",
+        "bytes sent behind the switch come through first"
+    );
     assert_eq!(fwd.series("http_connections_parked"), 0);
     assert_eq!(fwd.metric("idle_closed"), 0);
 }

@@ -34,36 +34,53 @@ impl Serve for Conns {
             live,
         } = h;
         let counters = self.counters.clone();
+        counters.active.inc();
         // tcp: the route at accept time, for the connection's life; http:
         // the current route for every request. A tcp connection takes
         // neither the receiver nor the stop token (each clone writes to
-        // memory that every forwarder thread shares).
-        let work = match self.scheme {
-            Scheme::Tcp => Work::Tcp(self.routes.borrow().clone()),
-            Scheme::Http => Work::Http(self.routes.clone(), self.stop.clone()),
+        // memory that every forwarder thread shares). Each protocol's task
+        // is spawned apart, sized for its own state alone: an idle
+        // connection's task is most of what it costs.
+        let counted = Counted {
+            permit: Some(permit),
+            live: Some(live),
+            counters: counters.clone(),
         };
-        self.tracker.spawn(async move {
-            counters.active.inc();
-            match work {
-                Work::Tcp(route) => {
+        match self.scheme {
+            Scheme::Tcp => {
+                let route = self.routes.borrow().clone();
+                self.tracker.spawn(async move {
+                    let _counted = counted;
                     super::tcp::serve(stream, peer, route, &counters).await;
-                }
-                Work::Http(routes, stop) => {
-                    let downstream = super::http::Downstream::new(counters.clone(), peer);
-                    super::http::serve(stream, peer, routes, downstream, stop).await
-                }
+                });
             }
-            // Free the slot before the gauge says so: a client that sees
-            // the gauge drop can connect.
-            drop(permit);
-            drop(live);
-            counters.active.dec();
-        });
+            Scheme::Http => {
+                let (routes, stop) = (self.routes.clone(), self.stop.clone());
+                self.tracker.spawn(async move {
+                    let _counted = counted;
+                    let downstream = super::http::Downstream::new(counters, peer);
+                    super::http::serve(stream, peer, routes, downstream, stop).await;
+                });
+            }
+        }
     }
 }
 
-/// What a connection's task needs besides its socket.
-enum Work {
-    Tcp(Arc<EndpointRoute>),
-    Http(watch::Receiver<Arc<EndpointRoute>>, CancellationToken),
+/// A connection counted in the active gauge while its task lasts. Not a
+/// wrapping future: one that owns the connection's future and awaits it
+/// keeps room for it twice.
+struct Counted<L> {
+    permit: Option<Slot>,
+    live: Option<L>,
+    counters: EndpointCounters,
+}
+
+impl<L> Drop for Counted<L> {
+    fn drop(&mut self) {
+        // Free the slot before the gauge says so: a client that sees the
+        // gauge drop can connect.
+        self.permit.take();
+        self.live.take();
+        self.counters.active.dec();
+    }
 }

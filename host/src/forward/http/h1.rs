@@ -45,8 +45,11 @@ pub(super) async fn serve(mut io: Io, client: &Client) {
     // parked are served at once, and the next period parks only after a
     // request.
     loop {
-        // Boxed: a parked connection's task keeps no room for hyper's state.
-        let period = Box::pin(live(io, client)).await;
+        // Boxed, and bound before the await so that no temporary keeps
+        // room in this frame: a parked connection's task holds none of
+        // hyper's state.
+        let live = Box::pin(live(io, client));
+        let period = live.await;
         io = match period {
             Period::Ended(Some(mut io)) => {
                 let _ = io.shutdown().await;
@@ -54,7 +57,8 @@ pub(super) async fn serve(mut io: Io, client: &Client) {
             }
             Period::Ended(None) => return,
             Period::Switched(io, switch) => {
-                upgrade::tunnel(io, switch, counters).await;
+                let tunnel = Box::pin(upgrade::tunnel(io, switch, counters));
+                tunnel.await;
                 return;
             }
             Period::Parked(io) => io,
@@ -63,8 +67,10 @@ pub(super) async fn serve(mut io: Io, client: &Client) {
             continue;
         }
         counters.parked.inc();
+        tracing::trace!(client = %client.peer, "http connection parked");
         let woken = park(&io, client).await;
         counters.parked.dec();
+        tracing::trace!(client = %client.peer, "http connection woken");
         match woken {
             Woken::Read => {}
             Woken::Stop => return,
@@ -93,6 +99,7 @@ async fn live(io: Io, client: &Client) -> Period {
         Ok(why) = &mut told => why,
     };
     drop(told);
+    tracing::trace!(client = %client.peer, why = ?why, "http connection leaves hyper");
     std::pin::Pin::new(&mut conn).graceful_shutdown();
     match why {
         Close::Park => {

@@ -1,11 +1,23 @@
 //! An h2 (prior knowledge) client connection, served by hyper for its
 //! whole life: its requests are streams, and it closes with a GOAWAY.
+use std::pin::Pin;
+
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use super::{Client, Close, Io};
 
-pub(super) async fn serve(io: Io, client: &Client, max_head: usize) {
+/// [`serve`] on the heap: built in place there, so that hyper's h2 state
+/// takes no room in the task of every HTTP/1 connection.
+pub(super) fn boxed<'a>(
+    io: Io,
+    client: &'a Client,
+    max_head: usize,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(serve(io, client, max_head))
+}
+
+async fn serve(io: Io, client: &Client, max_head: usize) {
     let mut builder = http2::Builder::new(TokioExecutor::new());
     builder
         .timer(TokioTimer::new())

@@ -62,12 +62,11 @@ impl Activity {
         self.started.load(Ordering::Relaxed)
     }
 
-    /// Resolves once a request has begun since the call, and the
-    /// connection has then been quiet for `after` with the last request
+    /// Resolves once a request has begun since `started()` was `born`, and
+    /// the connection has then been quiet for `after` with the last request
     /// leaving it open: hyper then waits for the next request head and
     /// holds nothing that cannot be given back.
-    pub async fn parkable(&self, after: Duration) {
-        let born = self.started();
+    pub async fn parkable(&self, born: u64, after: Duration) {
         loop {
             self.idle(after).await;
             if self.started() != born && self.reusable.load(Ordering::Relaxed) {

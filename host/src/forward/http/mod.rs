@@ -92,6 +92,8 @@ impl Client {
     /// and, with `park`, for being quiet that long after a request.
     fn watch(&self, park: Option<Duration>) -> oneshot::Receiver<Close> {
         let (tell, told) = oneshot::channel();
+        // Counted now: the task may first run after hyper began a request.
+        let park = park.map(|after| (self.activity().started(), after));
         tokio::spawn(watch(
             self.stop.clone(),
             self.activity().clone(),
@@ -149,7 +151,9 @@ pub async fn serve(
     let io = Rewound::new(stream, front);
     match protocol {
         sniff::Protocol::Http1 => h1::serve(io, &client).await,
-        sniff::Protocol::H2 => h2::serve(io, &client, max_head).await,
+        // Boxed: hyper's h2 state would otherwise size every HTTP/1
+        // connection's task.
+        sniff::Protocol::H2 => h2::boxed(io, &client, max_head).await,
     }
 }
 
@@ -176,14 +180,13 @@ impl hyper::service::Service<Request<Incoming>> for Service {
         // One reference count per request, not one per counter.
         let downstream = self.downstream.clone();
         let peer = self.peer;
-        Box::pin(async move {
-            Ok(proxy::forward(req, peer, route, downstream, request).await)
-        })
+        Box::pin(async move { Ok(proxy::forward(req, peer, route, downstream, request).await) })
     }
 }
 
 /// Why a client connection is to leave its protocol code before its
 /// client closes it.
+#[derive(Debug)]
 enum Close {
     Stop,
     Idle,
@@ -192,7 +195,8 @@ enum Close {
 }
 
 /// Watches for the forwarder's stop, for the connection going idle and for
-/// it going quiet (`park`), in a task of its own: the connection's task is
+/// it going quiet after a request (`park`: `started()` when the period
+/// began, and how long), in a task of its own: the connection's task is
 /// woken for every request and would otherwise poll them all each time
 /// (the stop token takes a lock shared by every connection). Ends when the
 /// connection's protocol code drops its receiver.
@@ -200,12 +204,12 @@ async fn watch(
     stop: CancellationToken,
     activity: Arc<Activity>,
     idle: Duration,
-    park: Option<Duration>,
+    park: Option<(u64, Duration)>,
     mut tell: oneshot::Sender<Close>,
 ) {
     let quiet = async {
         match park {
-            Some(after) => activity.parkable(after).await,
+            Some((born, after)) => activity.parkable(born, after).await,
             None => std::future::pending().await,
         }
     };
