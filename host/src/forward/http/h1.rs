@@ -109,7 +109,7 @@ async fn live(io: Io, client: &Client) -> Period {
                 Poll::Ready(Ok(())) => {
                     let io = into_io(conn);
                     io.get_ref().get_ref().release();
-                    return Period::Parked(io);
+                    Period::Parked(io)
                 }
                 Poll::Ready(r) => ended(conn, r, client),
                 Poll::Pending => {
