@@ -18,9 +18,10 @@
 //! descriptors in Bindery: where the hard limit leaves no room for N of
 //! them, the run takes as many as fit and says so.
 //!
-//! Each reading waits [`SETTLE`] first: mimalloc returns freed pages to
-//! the system after a delay, and a reading right away would count pages
-//! about to go.
+//! Each reading waits [`SETTLE`] first: an HTTP/1 connection parks (gives
+//! hyper's buffers back) after a second of quiet, and mimalloc returns
+//! freed pages to the system when a forwarder thread collects, every 2 s;
+//! a reading sooner would count pages about to go.
 #[allow(dead_code, reason = "the peers bench's helpers; this bench uses a few")]
 #[path = "../peers/procs.rs"]
 mod procs;
@@ -37,7 +38,7 @@ use tokio::net::TcpStream;
 use procs::Proc;
 
 /// The wait before each reading of the resident memory.
-const SETTLE: Duration = Duration::from_secs(3);
+const SETTLE: Duration = Duration::from_secs(6);
 /// Connections being opened at once.
 const OPENING_AT_ONCE: usize = 200;
 /// Client connections come from 127.0.0.2 up, this many addresses, so that
