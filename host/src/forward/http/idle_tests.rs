@@ -37,3 +37,30 @@ async fn requests_and_a_waiting_request_keep_it_busy() {
         "{took:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn it_parks_only_after_a_request_that_keeps_it_open() {
+    let a = Arc::new(Activity::default());
+    let born = a.started();
+    let never = IDLE * 10;
+    assert!(
+        tokio::time::timeout(never, a.parkable(born, IDLE))
+            .await
+            .is_err(),
+        "no request yet"
+    );
+    let mut close = http::HeaderMap::new();
+    close.insert(http::header::CONNECTION, "close".parse().unwrap());
+    drop(a.begin(http::Version::HTTP_11, &close));
+    assert!(
+        tokio::time::timeout(never, a.parkable(born, IDLE))
+            .await
+            .is_err(),
+        "the last request closes the connection"
+    );
+    drop(a.begin(http::Version::HTTP_11, &http::HeaderMap::new()));
+    let start = tokio::time::Instant::now();
+    a.parkable(born, IDLE).await;
+    let took = start.elapsed();
+    assert!(took >= IDLE && took <= IDLE + IDLE / 4, "{took:?}");
+}
