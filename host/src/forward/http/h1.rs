@@ -75,8 +75,7 @@ pub(super) async fn serve(mut io: Io, client: &Client) {
             Woken::Read => {}
             Woken::Stop => return,
             Woken::Idle => {
-                counters.idle_closed.inc();
-                tracing::debug!(client = %client.peer, idle = ?client.idle, "closing idle http connection");
+                client.closing_idle();
                 return;
             }
         }
@@ -124,8 +123,7 @@ async fn live(io: Io, client: &Client) -> Period {
         }
         Close::Idle => {
             let activity = client.activity();
-            client.downstream().counters.idle_closed.inc();
-            tracing::debug!(client = %client.peer, idle = ?client.idle, "closing idle http connection");
+            client.closing_idle();
             // Nothing is in flight, but hyper waits for a request head it
             // has begun to read: a trickling client is dropped after a
             // grace, unless a request arrived meanwhile.

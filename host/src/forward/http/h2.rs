@@ -31,8 +31,7 @@ async fn serve(io: Io, client: &Client, max_head: usize) {
         r = conn.as_mut() => r,
         Ok(why) = &mut told => {
             if matches!(why, Close::Idle) {
-                client.downstream().counters.idle_closed.inc();
-                tracing::debug!(client = %client.peer, idle = ?client.idle, "closing idle h2 connection");
+                client.closing_idle();
             }
             // Streams in flight finish first.
             conn.as_mut().graceful_shutdown();

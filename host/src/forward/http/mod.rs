@@ -88,6 +88,12 @@ impl Client {
         &self.service.activity
     }
 
+    /// The idle timeout closes this connection: counted and logged.
+    fn closing_idle(&self) {
+        self.downstream().counters.idle_closed.inc();
+        tracing::debug!(client = %self.peer, idle = ?self.idle, "closing idle http connection");
+    }
+
     /// Watch this connection for the forwarder's stop, its idle timeout
     /// and, with `park`, for being quiet that long after a request.
     fn watch(&self, park: Option<Duration>) -> oneshot::Receiver<Close> {

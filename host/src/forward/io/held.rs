@@ -184,13 +184,6 @@ impl HeldStream {
         &self.stream
     }
 
-    /// Whether every byte written so far has gone out or waits only for
-    /// the end of the turn (none refused by the kernel, no error).
-    pub fn settled(&self) -> bool {
-        let st = self.shared.state();
-        !st.stuck && st.error.is_none()
-    }
-
     /// Give the buffer's kept capacity back while the connection idles.
     pub fn release(&self) {
         let mut st = self.shared.state();
